@@ -1,0 +1,298 @@
+"""Typed SQLAlchemy 2 models.
+
+Two families live here: the account data loaded from the agency's extract (offices, people,
+cases and their records), and what the bot itself keeps (conversations, handled deliveries,
+verification failures and locks, PIN re-mail requests, the office-message outbox, audit).
+Money is Numeric(12, 2) read as Decimal, never float. SSNs and PINs exist only as keyed hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+Money = Numeric(12, 2, asdecimal=True)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# --- account data (from the extract) --------------------------------------------------------
+
+
+class Office(Base):
+    __tablename__ = "offices"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(40))
+    address: Mapped[str] = mapped_column(String(300))
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    ssn_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    pin_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    date_of_birth: Mapped[dt.date] = mapped_column(Date)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    address_city: Mapped[str] = mapped_column(String(100))
+    address_state: Mapped[str] = mapped_column(String(40))
+    address_zip: Mapped[str] = mapped_column(String(10))
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    case_number: Mapped[str] = mapped_column(String(20), primary_key=True)
+    office_code: Mapped[str] = mapped_column(ForeignKey("offices.code"), index=True)
+    custodial_parent_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    noncustodial_parent_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    support_amount: Mapped[Decimal] = mapped_column(Money)
+    support_frequency: Mapped[str] = mapped_column(String(12))
+    arrears_balance: Mapped[Decimal] = mapped_column(Money)
+    next_due_date: Mapped[dt.date | None] = mapped_column(Date)
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_case_date", "case_number", "date"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.case_number"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(32))
+
+
+class Disbursement(Base):
+    __tablename__ = "disbursements"
+    __table_args__ = (Index("ix_disbursements_case_date", "case_number", "date"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.case_number"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    method: Mapped[str] = mapped_column(String(16))
+
+
+class Coupon(Base):
+    __tablename__ = "coupons"
+    __table_args__ = (Index("ix_coupons_case_due", "case_number", "due_date"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.case_number"))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class Statement(Base):
+    __tablename__ = "statements"
+    __table_args__ = (Index("ix_statements_case_end", "case_number", "period_end"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.case_number"))
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    opening_balance: Mapped[Decimal] = mapped_column(Money)
+    support_due: Mapped[Decimal] = mapped_column(Money)
+    payments_received: Mapped[Decimal] = mapped_column(Money)
+    closing_balance: Mapped[Decimal] = mapped_column(Money)
+
+
+class Notice(Base):
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_case_month", "case_number", "month"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.case_number"))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM sorts as text
+    collected: Mapped[Decimal] = mapped_column(Money)
+    disbursed: Mapped[Decimal] = mapped_column(Money)
+    balance_owed: Mapped[Decimal] = mapped_column(Money)
+
+
+class ImportRun(Base):
+    """One `csbot import`: when, which file's as_of, how many records; for operators."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+    replace: Mapped[bool] = mapped_column(default=False)
+    records: Mapped[int] = mapped_column(Integer)
+
+
+# --- what the bot keeps ----------------------------------------------------------------------
+
+
+class Conversation(Base):
+    """One chat (channel + sender): its dialog state, language and verified person."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "sender", name="uq_conversations_chat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32), default="start")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    chosen_locale: Mapped[str | None] = mapped_column(String(2))
+    hint_locale: Mapped[str | None] = mapped_column(String(2))
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_activity_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class HandledDelivery(Base):
+    """A Twilio MessageSid or Telegram update_id already acted on: repeats are ignored."""
+
+    __tablename__ = "handled_deliveries"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    handled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class VerificationFailure(Base):
+    """A failed verification from one chat, for the per-chat throttle (10 an hour)."""
+
+    __tablename__ = "verification_failures"
+    __table_args__ = (Index("ix_verification_failures_chat_at", "channel", "sender", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class AccountLock(Base):
+    """Consecutive wrong PINs for one person, across every chat; locked_until when 5 reached."""
+
+    __tablename__ = "account_locks"
+
+    person_id: Mapped[str] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SmsOptOut(Base):
+    """A phone number that sent STOP (or a synonym): the bot stays silent until START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    opted_out_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PinRequest(Base):
+    """A request to re-mail the PIN notice; staff export open ones and mark them mailed."""
+
+    __tablename__ = "pin_requests"
+    __table_args__ = (Index("ix_pin_requests_person_at", "person_id", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(8), default="open", index=True)  # open | mailed
+    mailed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OfficeMessage(Base):
+    """The outbox: a parent's message to their office, delivered by the outbox worker."""
+
+    __tablename__ = "office_messages"
+    __table_args__ = (Index("ix_office_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    case_number: Mapped[str] = mapped_column(String(20))
+    office_code: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(12))  # receiving | paying
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="queued")  # queued | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditRecord(Base):
+    """Who viewed which kind of record, through which chat, when; never the data itself."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (Index("ix_audit_records_person_at", "person_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(64))
+    record_kind: Mapped[str] = mapped_column(String(24))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,1 @@
+"""The conversation: what the bot says next. Never imports a channel or SQLAlchemy."""
