@@ -60,6 +60,7 @@ class CaseView:
 
 @dataclass(frozen=True, slots=True)
 class PaymentView:
+    case_number: str
     date: dt.date
     amount: Decimal
     source: str
@@ -67,6 +68,7 @@ class PaymentView:
 
 @dataclass(frozen=True, slots=True)
 class DisbursementView:
+    case_number: str
     date: dt.date
     amount: Decimal
     method: str
@@ -135,11 +137,13 @@ class AccountServices(Protocol):
     def cases(self, person_id: str) -> list[CaseView]:
         """Every case of the person, in both roles, ordered by case number."""
 
-    def payments(self, case_number: str, offset: int, limit: int) -> Page[PaymentView]:
-        """Newest first."""
+    def payments(self, case_numbers: list[str], offset: int, limit: int) -> Page[PaymentView]:
+        """Payments on these cases, newest first."""
 
-    def disbursements(self, case_number: str, offset: int, limit: int) -> Page[DisbursementView]:
-        """Newest first."""
+    def disbursements(
+        self, case_numbers: list[str], offset: int, limit: int
+    ) -> Page[DisbursementView]:
+        """Disbursements on these cases, newest first."""
 
     def next_coupon(self, case_number: str, today: dt.date) -> CouponView | None:
         """The earliest coupon due today or later, else the latest one."""

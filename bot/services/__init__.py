@@ -1,0 +1,1 @@
+"""Account services: the store behind the dialogs' narrow interface (dialogs/ports.py)."""
