@@ -164,7 +164,7 @@ class AccountServices(Protocol):
     def recent_office_messages(self, person_id: str, limit: int) -> list[OfficeMessageView]: ...
 
     def request_pin_remail(
-        self, chat: ChatRef, ssn_digits: str, date_of_birth: dt.date, zip_code: str
+        self, chat: ChatRef, ssn_token: str, date_of_birth: dt.date, zip_code: str
     ) -> None:
         """Record a re-mail request when the details match a person with no open request in
         the last 30 days; otherwise do nothing. Reveals nothing either way."""

@@ -267,11 +267,13 @@ class StoreAccountServices:
         return [OfficeMessageView(m.reference, m.case_number, m.status, m.created_at) for m in rows]
 
     def request_pin_remail(
-        self, chat: ChatRef, ssn_digits: str, date_of_birth: dt.date, zip_code: str
+        self, chat: ChatRef, ssn_token: str, date_of_birth: dt.date, zip_code: str
     ) -> None:
-        person = self._session.scalar(
-            select(Person).where(Person.ssn_hash == self._hasher.ssn(ssn_digits))
-        )
+        try:
+            ssn_hash = bytes.fromhex(ssn_token)
+        except ValueError:
+            return
+        person = self._session.scalar(select(Person).where(Person.ssn_hash == ssn_hash))
         if person is None:
             return
         if person.date_of_birth != date_of_birth or person.address_zip[:5] != zip_code[:5]:

@@ -1,0 +1,132 @@
+"""The conversation engine: one inbound message in, channel-neutral replies out.
+
+Per message: record the delivery id (a repeat is acknowledged and not acted on), load and
+lock the conversation row (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE is already
+exclusive), run one dialog step, save, commit once. Nothing lives in process memory between
+messages, so any worker can take the next one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from bot.i18n import normalise_locale, translator
+from bot.messages import Channel, InboundMessage, Outcome
+from bot.runtime import Runtime
+from bot.services.accounts import StoreAccountServices
+from bot.store.models import Conversation, HandledDelivery
+from bot.store.upsert import insert_ignoring_conflict
+from dialogs.context import ConversationState, DialogContext, Policy, State
+from dialogs.conversation import record_offered_choices, step
+from dialogs.ports import ChatRef
+
+MAX_INBOUND_LENGTH = 4000
+SMS_PAGE_SIZE = 3
+CHAT_PAGE_SIZE = 8
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (PostgreSQL refuses NUL) and cap the length."""
+    kept = "".join(
+        ch for ch in text[: MAX_INBOUND_LENGTH * 2] if ch in "\n\t" or unicodedata.category(ch) != "Cc"
+    )
+    return kept[:MAX_INBOUND_LENGTH]
+
+
+class ConversationEngine:
+    def __init__(self, runtime: Runtime, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self._runtime = runtime
+        self._clock = clock
+        settings = runtime.settings
+        self._policies = {
+            channel: Policy(
+                program_name=settings.program_name,
+                remit_to_address=settings.remit_to_address,
+                session_idle=dt.timedelta(seconds=settings.session_idle_seconds),
+                page_size=SMS_PAGE_SIZE if channel is Channel.SMS else CHAT_PAGE_SIZE,
+            )
+            for channel in Channel
+        }
+
+    def handle(self, message: InboundMessage) -> Outcome:
+        now = self._clock()
+        channel = Channel(message.channel)
+        sender = message.sender[:64]
+        with self._runtime.sessions() as session, session.begin():
+            if message.delivery_id is not None:
+                first_time = insert_ignoring_conflict(
+                    session,
+                    HandledDelivery,
+                    {"channel": str(channel), "delivery_id": message.delivery_id[:64], "handled_at": now},
+                )
+                if not first_time:
+                    return Outcome(duplicate=True)
+            row = self._locked_conversation(session, channel, sender, now)
+            conversation = ConversationState(
+                state=_known_state(row.state),
+                data=dict(row.data or {}),
+                chosen_locale=row.chosen_locale,
+                hint_locale=normalise_locale(message.locale_hint) or row.hint_locale,
+                person_id=row.person_id,
+                verified_at=row.verified_at,
+                last_activity_at=row.last_activity_at,
+            )
+            context = DialogContext(
+                conversation=conversation,
+                services=StoreAccountServices(session, self._runtime.hasher, now),
+                chat=ChatRef(str(channel), sender),
+                now=now,
+                policy=self._policies[channel],
+                words_for=translator,
+                person_language=conversation.data.get("person_lang") if row.person_id else None,
+            )
+            step(context, clean_text(message.text))
+            record_offered_choices(context)
+
+            row.state = str(conversation.state)
+            row.data = conversation.data
+            row.chosen_locale = conversation.chosen_locale
+            row.hint_locale = conversation.hint_locale
+            row.person_id = conversation.person_id
+            row.verified_at = conversation.verified_at
+            row.last_activity_at = now
+            result = context.result
+            return Outcome(
+                replies=result.replies,
+                locale=context.locale,
+                inbound_was_secret=result.inbound_was_secret,
+                silent=result.silent,
+            )
+
+    def _locked_conversation(
+        self, session, channel: Channel, sender: str, now: dt.datetime  # type: ignore[no-untyped-def]
+    ) -> Conversation:
+        query = (
+            select(Conversation)
+            .where(Conversation.channel == str(channel), Conversation.sender == sender)
+            .with_for_update()
+        )
+        row = session.scalar(query)
+        if row is None:
+            insert_ignoring_conflict(
+                session,
+                Conversation,
+                {"channel": str(channel), "sender": sender, "state": str(State.IDLE), "data": {}, "created_at": now},
+            )
+            row = session.scalars(query).one()
+        return row
+
+
+def _known_state(name: str) -> State:
+    try:
+        return State(name)
+    except ValueError:  # a state removed by a newer release: start over
+        return State.IDLE

@@ -1,0 +1,149 @@
+"""A message to the local child support office: pick the case, type, confirm, queue.
+
+While the parent types, only MENU abandons the message: any other text is the message.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.i18n import N_
+from bot.messages import Choice
+from dialogs.answers import mask
+from dialogs.context import DialogContext, State
+from dialogs.menu import choice
+from dialogs.ports import CaseView, Role
+from dialogs.words import Intent
+
+MAX_MESSAGE_LENGTH = 1500
+SMS_PREVIEW_LENGTH = 120
+RECENT_MESSAGES = 3
+# Nine digits in SSN shape anywhere in the text: never mailed on.
+_SSN_LIKE = re.compile(r"(?<!\d)\d{3}[\s-]?\d{2}[\s-]?\d{4}(?!\d)")
+
+STATUS_LABELS = {
+    "queued": N_("waiting to be sent"),
+    "sending": N_("waiting to be sent"),
+    "sent": N_("sent to the office"),
+    "failed": N_("delayed, staff are looking into it"),
+}
+
+
+def start(ctx: DialogContext) -> None:
+    t = ctx.t
+    _ = t.gettext
+    person_id = ctx.conversation.person_id or ""
+    recent = ctx.services.recent_office_messages(person_id, RECENT_MESSAGES)
+    if recent:
+        ctx.services.record_view(person_id, ctx.chat, "office_messages")
+        lines = [_("Your recent messages:")]
+        for message in recent:
+            lines.append(
+                _("{reference} ({date}): {status}").format(
+                    reference=message.reference,
+                    date=t.date(message.created_at.date()),
+                    status=_(STATUS_LABELS.get(message.status, message.status)),
+                )
+            )
+        ctx.result.say("\n".join(lines))
+    cases = ctx.services.cases(person_id)
+    if not cases:
+        ctx.result.say(_("We have no open case for you, so there is no office to write to."))
+        return
+    if len(cases) == 1:
+        _compose(ctx, cases[0])
+        return
+    lines = [_("Which case is your message about?")]
+    choices = []
+    for number, case in enumerate(cases, start=1):
+        label = _("Case {case}, {office}").format(case=mask(case.case_number), office=case.office_name)
+        lines.append(f"{number}: {label}")
+        choices.append(Choice(label=label, word=str(number)))
+    ctx.go(State.OFFICE_CHOOSE_CASE, cases=[case.case_number for case in cases])
+    ctx.result.say("\n".join(lines), choices)
+
+
+def choose_case(ctx: DialogContext, text: str) -> None:
+    _ = ctx.t.gettext
+    offered: list[str] = list(ctx.conversation.data.get("cases", []))
+    picked = text.strip()
+    cases = {case.case_number: case for case in ctx.services.cases(ctx.conversation.person_id or "")}
+    if picked.isdigit() and 1 <= int(picked) <= len(offered) and offered[int(picked) - 1] in cases:
+        _compose(ctx, cases[offered[int(picked) - 1]])
+        return
+    ctx.result.say(
+        _("Please send the number of the case, from 1 to {count}, or MENU to cancel.").format(count=len(offered))
+    )
+
+
+def _compose(ctx: DialogContext, case: CaseView) -> None:
+    _ = ctx.t.gettext
+    ctx.go(State.OFFICE_COMPOSE, case=case.case_number, role=str(case.role), office=case.office_name)
+    ctx.result.say(
+        _(
+            "Type your message to the {office} about case {case}. Do not include your SSN."
+            " Send MENU to cancel."
+        ).format(office=case.office_name, case=mask(case.case_number))
+    )
+
+
+def take_draft(ctx: DialogContext, text: str) -> None:
+    _ = ctx.t.gettext
+    body = text.strip()
+    data = ctx.conversation.data
+    if not body:
+        ctx.result.say(_("Your message is empty. Type your message, or send MENU to cancel."))
+        return
+    if len(body) > MAX_MESSAGE_LENGTH:
+        ctx.result.say(
+            _("Your message is too long ({length} characters). Please keep it under {limit}.").format(
+                length=len(body), limit=MAX_MESSAGE_LENGTH
+            )
+        )
+        return
+    if _SSN_LIKE.search(body):
+        ctx.result.inbound_was_secret = True
+        ctx.result.say(
+            _(
+                "For your safety, please do not put a Social Security number in a message. Type"
+                " your message again without it."
+            )
+        )
+        return
+    ctx.go(State.OFFICE_CONFIRM, case=data.get("case"), role=data.get("role"), office=data.get("office"), draft=body)
+    preview = body
+    if ctx.is_sms and len(preview) > SMS_PREVIEW_LENGTH:
+        preview = preview[: SMS_PREVIEW_LENGTH - 3].rstrip() + "..."
+    ctx.result.say(
+        _('Your message to the {office}: "{text}" Send SEND to send it, or MENU to cancel.').format(
+            office=data.get("office", ""), text=preview
+        ),
+        [choice(ctx, Intent.SEND), choice(ctx, Intent.MENU)],
+    )
+
+
+def confirm_input(ctx: DialogContext, text: str) -> None:
+    """Text after the preview: a new version of the message replaces the draft."""
+    data = ctx.conversation.data
+    ctx.go(State.OFFICE_COMPOSE, case=data.get("case"), role=data.get("role"), office=data.get("office"))
+    take_draft(ctx, text)
+
+
+def send(ctx: DialogContext, draft: dict | None) -> None:
+    _ = ctx.t.gettext
+    if not draft or not draft.get("draft") or not draft.get("case"):
+        ctx.result.say(_("There is no message waiting to be sent. Send OFFICE to write to your office."))
+        return
+    reference = ctx.services.queue_office_message(
+        ctx.conversation.person_id or "",
+        str(draft["case"]),
+        Role(str(draft.get("role", Role.RECEIVING))),
+        ctx.chat,
+        str(draft["draft"]),
+    )
+    ctx.result.say(
+        _(
+            "Your message is on its way to the {office}. Your reference is {reference}. Expect"
+            " an answer within 2 business days. Send OFFICE to check its status."
+        ).format(office=draft.get("office", ""), reference=reference)
+    )
