@@ -1,0 +1,191 @@
+"""Run `csbot serve` as a real subprocess on a free loopback port, for end-to-end tests.
+
+    with running_serve(csbot_env(db_url, TWILIO_AUTH_TOKEN="t0ken")) as server:
+        httpx.get(server.url + "/healthz")
+
+or, in a test, the `serve` fixture (a factory that stops every server it started):
+
+    def test_x(serve, sqlite_url):
+        server = serve(csbot_env(sqlite_url, TWILIO_AUTH_TOKEN="t0ken"), workers=1)
+
+`csbot_env` builds a clean environment (no CSBOT_/TWILIO_/TELEGRAM_ variables leak in from
+the developer's shell) with the test secret key; `run_csbot(env, "import", path)` runs any
+other command with the same environment. The server's output goes to a log file that
+`server.log_text()` reads, so tests can check what was (not) logged.
+
+To use the fixture from another test module: `from serve_process import serve  # noqa: F401`
+(tests/ is on sys.path), or list "serve_process" in conftest.py's `pytest_plugins`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"  # same as conftest.TEST_SECRET_KEY
+_OWN_PREFIXES = ("CSBOT_", "TWILIO_", "TELEGRAM_")
+STARTUP_TIMEOUT_SECONDS = 40
+STOP_TIMEOUT_SECONDS = 20
+
+
+def csbot_env(database_url: str, **variables: str) -> dict[str, str]:
+    """The process environment for a csbot command: inherited PATH etc., none of the
+    developer's own csbot settings, the test secret key, the given variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+    env["CSBOT_DATABASE_URL"] = database_url
+    env["CSBOT_SECRET_KEY"] = TEST_SECRET_KEY
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(variables)
+    return env
+
+
+def run_csbot(
+    env: dict[str, str], *args: str, input_text: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `csbot ARGS...` to completion (e.g. `run_csbot(env, "import", str(path))`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServeProcess:
+    url: str  # http://127.0.0.1:PORT, what tests connect to
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str]
+
+    @property
+    def public_url(self) -> str:
+        """What the service believes its public URL is (signatures are checked against it)."""
+        return self.env["CSBOT_PUBLIC_URL"]
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> int:
+        """SIGTERM (uvicorn's graceful shutdown), then SIGKILL if it hangs; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return int(self.process.returncode)
+
+
+class ServeFailed(RuntimeError):
+    pass
+
+
+def start_serve(
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    extra_args: tuple[str, ...] = (),
+    public_url: str | None = None,
+) -> ServeProcess:
+    """Start `csbot serve` and wait until /healthz answers 200. CSBOT_PUBLIC_URL defaults to
+    the server's own loopback URL unless `public_url` or env sets it."""
+    last_error = ""
+    for _attempt in range(3):  # another process may grab the free port first
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        full_env = dict(env)
+        full_env["CSBOT_PUBLIC_URL"] = public_url or env.get("CSBOT_PUBLIC_URL") or url
+        log_file = tempfile.NamedTemporaryFile(
+            prefix="csbot-serve-", suffix=".log", delete=False
+        )
+        log_path = Path(log_file.name)
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "bot.cli", "serve",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                *extra_args,
+            ],
+            env=full_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a ^C in the test run does not hit the server twice
+        )
+        log_file.close()
+        server = ServeProcess(url, port, process, log_path, full_env)
+        if _wait_healthy(server):
+            return server
+        server.stop()
+        last_error = server.log_text()
+        if "address already in use" not in last_error.lower():
+            break
+    raise ServeFailed(f"csbot serve did not become healthy:\n{last_error[-3000:]}")
+
+
+def _wait_healthy(server: ServeProcess) -> bool:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if not server.alive():
+            return False
+        try:
+            response = httpx.get(server.url + "/healthz", timeout=2)
+            if response.status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@contextlib.contextmanager
+def running_serve(env: dict[str, str], **options: object) -> Iterator[ServeProcess]:
+    server = start_serve(env, **options)  # type: ignore[arg-type]
+    try:
+        yield server
+    finally:
+        server.stop()
+        with contextlib.suppress(OSError):
+            server.log_path.unlink()
+
+
+@pytest.fixture
+def serve() -> Iterator:
+    """A factory: `serve(env, workers=1, public_url=None)` -> ServeProcess; all are stopped
+    (and their logs removed) when the test ends."""
+    started: list[ServeProcess] = []
+
+    def start(env: dict[str, str], **options: object) -> ServeProcess:
+        server = start_serve(env, **options)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        with contextlib.suppress(OSError):
+            server.log_path.unlink()
