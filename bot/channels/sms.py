@@ -321,10 +321,13 @@ def apology_text(locale: str, error_id: str) -> str:
 def _log_failure(error_id: str, exc: BaseException) -> None:
     """Log where it failed, never what was in the message: exception texts can quote SQL
     parameters or the text a parent typed, so only the type and the code locations go."""
-    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    frames = traceback.extract_tb(exc.__traceback__)
+    # Our own frames say where in csbot it went wrong; the innermost one says in what library.
+    ours = [f for f in frames if "/bot/" in f.filename or "/dialogs/" in f.filename][-5:]
+    shown = ours + ([frames[-1]] if frames and (not ours or frames[-1] is not ours[-1]) else [])
     where = " <- ".join(
         f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}"
-        for frame in reversed(frames)
+        for frame in reversed(shown)
     )
     kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
     log.error("SMS webhook failed, error id %s: %s at %s", error_id, kind, where or "?")
