@@ -84,10 +84,11 @@ def handle(ctx: DialogContext, intent: Intent) -> None:
         pin_request.start(ctx)
         return
     if intent is Intent.LOGOUT:
-        was_signed_in = conv.person_id is not None
+        # Answer in the language spoken so far, and keep it as the chat's hint afterwards.
+        menu.logout(ctx, was_signed_in=conv.person_id is not None)
+        conv.hint_locale = conv.hint_locale or ctx.locale
         verification.end_session(ctx)
         ctx.go(State.IDLE)
-        menu.logout(ctx, was_signed_in)
         return
     draft = dict(conv.data) if conv.state is State.OFFICE_CONFIRM else None
     ctx.go(State.IDLE)  # a word from the table abandons the step in progress
