@@ -609,17 +609,26 @@ class _Stager:
             f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([marker] * len(self.columns))})"
         )
         self.sqlite = conn.dialect.name == "sqlite"
+        # Which positions hold dates and money (SQLite stores them as ISO text and floats).
+        self.date_positions = [
+            i for i, c in enumerate(self.columns) if c in table.c and _is_date(table.c[c])
+        ]
+        self.money_positions = [
+            i for i, c in enumerate(self.columns) if c in table.c and _is_money(table.c[c])
+        ]
         self.rows: list[tuple[Any, ...]] = []
         self.count = 0
 
     def add(self, row: list[Any]) -> None:
         if self.sqlite:
             # What SQLAlchemy's SQLite types store: ISO text dates, float numerics.
-            for i, value in enumerate(row):
-                kind = type(value)
-                if kind is dt.date:
+            for i in self.date_positions:
+                value = row[i]
+                if value is not None:
                     row[i] = value.isoformat()
-                elif kind is Decimal:
+            for i in self.money_positions:
+                value = row[i]
+                if value is not None:
                     row[i] = float(value)
         self.rows.append(tuple(row))
         self.count += 1
@@ -632,6 +641,18 @@ class _Stager:
             self.rows = []
 
 
+def _is_date(column: Column[Any]) -> bool:
+    from sqlalchemy import Date
+
+    return isinstance(column.type, Date)
+
+
+def _is_money(column: Column[Any]) -> bool:
+    from sqlalchemy import Numeric
+
+    return isinstance(column.type, Numeric)
+
+
 class _RecordChecker:
     """Turns one JSON record into a staging row, adding `list[i].field` errors."""
 
@@ -639,6 +660,7 @@ class _RecordChecker:
         self.spec = spec
         self.hasher = hasher
         self.errors = errors
+        self.columns = spec.columns
         self.known = {f.name for f in spec.fields}
         self.nested_known = {f.name: {n.name for n in f.nested} for f in spec.fields if f.nested}
 
@@ -682,7 +704,8 @@ class _RecordChecker:
         elif name == "cases":
             ok = self._case(values, index) and ok
         row: list[Any] = [index, 1 if ok else 0]
-        row.extend(values.get(c) for c in spec.columns)
+        get = values.get
+        row.extend([get(c) for c in self.columns])
         return row
 
     def _field(self, f: F, raw: Any, path: str, index: int, values: dict[str, Any]) -> bool:
