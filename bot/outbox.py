@@ -70,6 +70,10 @@ class OutboxPolicy:
     poll_interval: float = 5.0  # seconds between looks at the queue when idle
     smtp_timeout: float = 30.0  # seconds, per SMTP operation
 
+    def __post_init__(self) -> None:
+        if self.lease <= dt.timedelta(seconds=3 * self.smtp_timeout):
+            raise ValueError("the lease must be longer than three SMTP timeouts")
+
     def backoff_ceiling(self, attempts: int) -> dt.timedelta:
         """The longest wait after the `attempts`-th failed attempt (1-based)."""
         exponent = min(max(attempts - 1, 0), 32)  # 2**32 * base is far past any cap
@@ -91,6 +95,7 @@ class Claimed:
     reference: str
     attempts: int
     office_code: str
+    claimed_until: dt.datetime
     mail: OfficeMail | None
     problem: str | None = None
 
@@ -101,6 +106,7 @@ class DeliveryResult:
     failed_attempts: int = 0
     connection_failed: bool = False
     released: int = 0
+    not_sent_ids: list[int] = field(default_factory=list)
 
 
 class DeliveryError(Exception):
@@ -190,6 +196,7 @@ def _snapshot(session: Session, row: OfficeMessage) -> Claimed:
         reference=row.reference,
         attempts=row.attempts,
         office_code=row.office_code,
+        claimed_until=row.claimed_until,  # type: ignore[arg-type]
         mail=mail,
         problem=problem,
     )
@@ -389,18 +396,20 @@ class OutboxWorker:
         total = DeliveryResult()
         if not self.settings.smtp_enabled:
             return total
-        seen: list[int] = []
+        # Messages tried and not sent in this pass are not tried again in it, even if their
+        # backoff is shorter than the pass.
+        tried: list[int] = []
         smtp = SmtpSession(self.settings, self.policy.smtp_timeout)
         try:
             while not self._stopping:
                 claim_time = now or self.clock()
                 batch = await anyio.to_thread.run_sync(
-                    claim_batch, self.runtime, claim_time, self.policy, tuple(seen)
+                    claim_batch, self.runtime, claim_time, self.policy, tuple(tried)
                 )
                 if not batch:
                     break
-                seen.extend(item.id for item in batch)
                 result = await self._deliver(batch, smtp, now)
+                tried.extend(result.not_sent_ids)
                 total.sent += result.sent
                 total.failed_attempts += result.failed_attempts
                 total.released += result.released
@@ -415,11 +424,15 @@ class OutboxWorker:
         self, batch: list[Claimed], smtp: SmtpSession, now: dt.datetime | None
     ) -> DeliveryResult:
         result = DeliveryResult()
+        # Sending must end well inside the lease, or a second worker could take the message
+        # while this one is still sending it: three SMTP timeouts (MAIL, RCPT, DATA) of margin.
+        margin = dt.timedelta(seconds=3 * self.policy.smtp_timeout)
         for index, item in enumerate(batch):
-            if self._stopping:
+            if self._stopping or (now or self.clock()) + margin > item.claimed_until:
                 rest = batch[index:]
                 await anyio.to_thread.run_sync(release, self.runtime, rest, now or self.clock())
                 result.released += len(rest)
+                result.not_sent_ids.extend(other.id for other in rest)
                 break
             error = await self._send_one(item, smtp)
             when = now or self.clock()
@@ -445,6 +458,7 @@ class OutboxWorker:
                 )
             )
             result.failed_attempts += 1
+            result.not_sent_ids.append(item.id)
             if status == FAILED:
                 log.error(
                     "office message %s FAILED after %d attempt(s): %s; staff can requeue it"
@@ -477,6 +491,7 @@ class OutboxWorker:
                         )
                     )
                     result.failed_attempts += 1
+                    result.not_sent_ids.append(other.id)
                 result.connection_failed = True
                 break
         return result

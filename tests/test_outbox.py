@@ -797,3 +797,27 @@ def test_starttls_required_but_not_offered_is_not_sent_in_clear(
     row = load(runtime, message_id)
     assert row.status == QUEUED and "STARTTLS" in row.last_error.upper()
     assert smtp_handler.received == []
+
+
+# --- with the dialog's own queueing ----------------------------------------------------------------
+
+
+def test_message_queued_by_the_account_services_is_delivered(seeded, smtp_handler):
+    from bot.services.accounts import StoreAccountServices
+    from dialogs.ports import ChatRef, Role
+
+    with seeded.sessions.begin() as session:
+        services = StoreAccountServices(session, seeded.hasher, T0)
+        reference = services.queue_office_message(
+            "P-1002", CASE_NUMBER, Role.PAYING, ChatRef("telegram", "424242"), PARENT_TEXT
+        )
+    assert drain_once(seeded, now=T0) == 1
+    mail = smtp_handler.received[0].message
+    assert mail["Message-ID"] == f"<{reference}@csbot.agency.example.org>"
+    assert reference in mail["Subject"] and CASE_NUMBER in mail["Subject"]
+    body = mail.get_content().replace("\r\n", "\n")
+    assert "James Carter" in body and "paying parent" in body and "chat id 424242" in body
+    assert PARENT_TEXT in body
+    with seeded.sessions() as session:
+        views = StoreAccountServices(session, seeded.hasher, T0).recent_office_messages("P-1002", 5)
+    assert [(v.reference, v.status) for v in views] == [(reference, SENT)]
