@@ -44,6 +44,10 @@ from bot.store.models import AuditRecord, Coupon, Notice, Person, Statement
 from dialogs.ports import CaseView, PaymentView, Role
 
 log = logging.getLogger(__name__)
+# fontTools logs the glyph names of every subset at INFO: the letters and digits of a
+# parent's document. Never below WARNING.
+if logging.getLogger("fontTools").getEffectiveLevel() < logging.WARNING:
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 FONT_DIR = Path(__file__).with_name("fonts")
 FONT_FAMILY = "DejaVu"
