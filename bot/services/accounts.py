@@ -95,11 +95,16 @@ class StoreAccountServices:
             ssn_hash = bytes.fromhex(ssn_token)
         except ValueError:
             ssn_hash = b""
-        person = self._session.scalar(select(Person).where(Person.ssn_hash == ssn_hash))
+        # FOR UPDATE: verifications of one person take turns, so concurrent guesses from many
+        # chats cannot all pass the lock check or lose each other's failure counts.
+        person = self._session.scalar(
+            select(Person).where(Person.ssn_hash == ssn_hash).with_for_update()
+        )
         return self._check_pin(chat, person, pin)
 
     def verify_pin(self, chat: ChatRef, person_id: str, pin: str) -> VerifyResult:
-        return self._check_pin(chat, self._session.get(Person, person_id), pin)
+        person = self._session.get(Person, person_id, with_for_update=True)
+        return self._check_pin(chat, person, pin)
 
     def _check_pin(self, chat: ChatRef, person: Person | None, pin: str) -> VerifyResult:
         person_id = person.id if person is not None else UNKNOWN_PERSON_ID
