@@ -513,7 +513,11 @@ class OutboxWorker:
 
     async def startup_report(self) -> int:
         """Log how many messages wait; with no SMTP configured, say which variables to set."""
-        waiting = await anyio.to_thread.run_sync(self._count_waiting)
+        try:
+            waiting = await anyio.to_thread.run_sync(self._count_waiting)
+        except Exception as exc:  # the loop retries the database; start-up need not fail
+            log.warning("outbox: cannot count waiting messages (%s)", type(exc).__name__)
+            waiting = -1
         if not self.settings.smtp_enabled:
             log.warning(
                 "office mail is not configured: %d office message(s) waiting in the queue will"

@@ -821,3 +821,17 @@ def test_message_queued_by_the_account_services_is_delivered(seeded, smtp_handle
     with seeded.sessions() as session:
         views = StoreAccountServices(session, seeded.hasher, T0).recent_office_messages("P-1002", 5)
     assert [(v.reference, v.status) for v in views] == [(reference, SENT)]
+
+
+def test_csbot_serve_app_runs_the_outbox(sqlite_url, runtime_for, smtp_server, smtp_handler):
+    from starlette.testclient import TestClient
+
+    from bot.web import create_app
+
+    runtime = runtime_for(sqlite_url, **smtp_env(smtp_server.port))
+    seed_accounts(runtime)
+    message_id = queue_message(runtime, "OM-SERVE001", at=dt.datetime.now(dt.timezone.utc))
+    with TestClient(create_app(runtime)) as client:
+        assert client.get("/healthz").status_code == 200
+        wait_for(lambda: load(runtime, message_id).status == SENT)
+    assert smtp_handler.message_ids() == ["<OM-SERVE001@csbot.agency.example.org>"]
