@@ -51,12 +51,23 @@ def csbot_env(database_url: str, **variables: str) -> dict[str, str]:
     return env
 
 
+def csbot_command() -> list[str]:
+    """The installed `csbot` console script next to this Python, else its equivalent.
+
+    Not `python -m bot.cli`: run as __main__, that module's CommandError would be a second
+    class, and errors raised by the modules it imports would escape its handler."""
+    script = Path(sys.executable).with_name("csbot")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
 def run_csbot(
     env: dict[str, str], *args: str, input_text: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run `csbot ARGS...` to completion (e.g. `run_csbot(env, "import", str(path))`)."""
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [*csbot_command(), *args],
         env=env,
         input=input_text,
         capture_output=True,
@@ -127,7 +138,7 @@ def start_serve(
         log_path = Path(log_file.name)
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "bot.cli", "serve",
+                *csbot_command(), "serve",
                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                 *extra_args,
             ],
@@ -138,7 +149,7 @@ def start_serve(
         )
         log_file.close()
         server = ServeProcess(url, port, process, log_path, full_env)
-        if _wait_healthy(server):
+        if _wait_healthy(server, workers):
             return server
         server.stop()
         last_error = server.log_text()
@@ -147,14 +158,17 @@ def start_serve(
     raise ServeFailed(f"csbot serve did not become healthy:\n{last_error[-3000:]}")
 
 
-def _wait_healthy(server: ServeProcess) -> bool:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+def _wait_healthy(server: ServeProcess, workers: int) -> bool:
+    """/healthz answers 200, and every worker has finished starting (uvicorn logs one
+    "Application startup complete" per worker; the first one up already answers)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS * max(1, workers)
     while time.monotonic() < deadline:
         if not server.alive():
             return False
         try:
             response = httpx.get(server.url + "/healthz", timeout=2)
-            if response.status_code == 200:
+            started = server.log_text().count("Application startup complete")
+            if response.status_code == 200 and started >= workers:
                 return True
         except httpx.HTTPError:
             pass
