@@ -552,14 +552,17 @@ def _walk(source: BinaryIO) -> Iterator[_Item]:
     raise ijson.IncompleteJSONError("Incomplete JSON content")
 
 
-def _json_error_location(path: Path) -> tuple[int, int] | None:
-    """Line and column of a JSON syntax error, found by re-reading with the Python backend
-    (the C backend's message quotes the text around the error, which may hold an SSN)."""
+def _json_error_location(path: Path) -> tuple[int, int] | str | None:
+    """Line and column of a JSON syntax error, or "incomplete" when the file stops short,
+    found by re-reading with the Python backend (the C backend's message quotes the text
+    around the error, which may hold an SSN, and gives no position)."""
     python_backend = ijson.get_backend("python")
     try:
         with path.open("rb") as handle:
             for _ in python_backend.basic_parse(handle, use_float=False):
                 pass
+    except ijson.IncompleteJSONError:
+        return "incomplete"
     except ijson.JSONError as exc:
         match = re.search(r" at (\d+)$", str(exc))
         if not match:
@@ -957,12 +960,11 @@ def _run(
 
 def _json_error_message(exc: Exception, path: Path | None) -> str:
     # Never include the parser's own message: yajl quotes the text around the error.
-    incomplete = isinstance(exc, ijson.IncompleteJSONError) and "Incomplete" in str(exc)
     location = _json_error_location(path) if path is not None else None
-    if location:
-        return f"invalid JSON at line {location[0]}, column {location[1]}"
-    if incomplete:
+    if location == "incomplete" or (location is None and "premature EOF" in str(exc)):
         return "invalid JSON: the file ends before the JSON object does"
+    if isinstance(location, tuple):
+        return f"invalid JSON at line {location[0]}, column {location[1]}"
     return "invalid JSON"
 
 
@@ -1111,10 +1113,10 @@ class _Checks:
             for key, n in self._fetch(
                 removed_and_used, select(func.count()).select_from(removed_and_used.subquery())
             ):
-                noun = referrer_name if n != 1 else referrer_name[:-1]
+                noun, verb = (referrer_name[:-1], "refers") if n == 1 else (referrer_name, "refer")
                 self.errors.add(
                     f'{name}: "{_show_key(key)}" is not in the file, but {n} stored {noun}'
-                    f" (not in the file) still refer to it, so --replace cannot remove it",
+                    f" (not in the file) still {verb} to it, so --replace cannot remove it",
                     name,
                 )
 
