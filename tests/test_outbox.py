@@ -524,6 +524,7 @@ def test_worker_killed_after_sending_resends_with_same_message_id(
     assert (row.status, row.attempts) == (SENT, 2)
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 def test_csbot_worker_authenticates_and_never_logs_the_password(
     db_url, runtime_for, smtp_handler, tmp_path
 ):
