@@ -1,0 +1,129 @@
+"""`csbot import` then a scripted `csbot chat`, as an operator or a newcomer runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_SECRET_KEY
+
+
+def _env(database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSBOT_", "TWILIO_", "TELEGRAM_"))}
+    env.update(CSBOT_DATABASE_URL=database_url, CSBOT_SECRET_KEY=TEST_SECRET_KEY)
+    return env
+
+
+def csbot(args: list[str], env: dict[str, str], stdin: str = "", cwd: Path | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin, capture_output=True, text=True, env=env, timeout=120, cwd=cwd,
+    )
+
+
+@pytest.fixture
+def loaded(sqlite_url, example_extract_path):
+    env = _env(sqlite_url)
+    result = csbot(["import", str(example_extract_path)], env)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+def test_scripted_sms_conversation_in_english_covers_the_word_table(loaded):
+    script = "\n".join([
+        "HELP", "info", "MENU", "987-65-4320", "48213",
+        "BALANCE", "PAYMENTS", "MORE", "HISTORY", "PDF", "DISBURSEMENTS", "STATEMENT", "NOTICE",
+        "COUPON", "OFFICE", "Please call me about my address.", "SEND", "OFFICE", "MENU", "1",
+        "FRANCAIS", "ENGLISH", "LOGOUT", "PIN", "987-65-4320", "03/14/1988", "10027",
+        "STOP", "BALANCE", "START", "UNSTOP", "QUIT", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END",
+        "REVOKE", "OPTOUT", "START",
+    ]) + "\n"
+    result = csbot(["chat", "--as", "sms", "--from", "+12125550111"], loaded, script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in [
+        "888-208-4485", "866-875-9975", "Msg & data rates may apply",  # HELP
+        "Social Security number",  # MENU starts verification
+        "You are verified",
+        "You receive support",  # the menu after verification
+        "$450.00 monthly", "$1,475.75", "Dec 1, 2026",  # BALANCE
+        "Payments 1-3 of 5", "Nov 14, 2026: $225.00, income withholding",  # PAYMENTS
+        "Payments 4-5 of 5", "Aug 14, 2026: $450.00",  # MORE
+        "/d/",  # PDF link
+        "Nov 17, 2026: $225.00 by direct deposit",  # DISBURSEMENTS
+        "opening balance $1,475.75", "closing balance $1,250.75",  # STATEMENT
+        "October 2026", "collected $675.00",  # NOTICE
+        "for the parent who pays support",  # COUPON, wrong role
+        "Type your message to the Manhattan Child Support Office",  # OFFICE
+        "Your reference is OM-",  # SEND
+        "waiting to be sent",  # OFFICE again: status
+        "D'accord, je vous répondrai en francais",  # GSM-7 has é but not ç
+        "OK, I will answer in English",
+        "You are signed out",
+        "To have it mailed again",  # PIN
+        "If these details match our records",
+        "You are unsubscribed",  # STOP
+        "You are subscribed again",  # START
+    ]:
+        assert expected in out, expected
+    assert "(no reply)" in out  # BALANCE after STOP, and opt-out words after the first
+    assert "987-65-4320" not in out and "48213" not in out
+    for line in out.splitlines():
+        if line.startswith("bot> "):
+            assert len(line) - len("bot> ") <= 306
+
+
+def test_scripted_telegram_conversation_in_french(loaded):
+    script = "\n".join([
+        "/start", "987654322", "31764",  # Aminata: receiving on *0002, paying on *0003
+        "SOLDE", "PAIEMENTS", "HISTORIQUE", "VERSEMENTS", "COUPON", "RELEVE", "AVIS",
+        "BUREAU", "2", "Bonjour, j'ai déménagé.", "ENVOYER", "AIDE", "DECONNEXION", "PIN",
+        "987-65-4322", "30/11/1991", "11211", "ARRET",
+    ]) + "\n"
+    result = csbot(["chat", "--as", "telegram", "--from", "4242"], loaded, script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.replace("\u202f", " ").replace("\xa0", " ")
+    for expected in [
+        "Welcome to NYS Child Support",  # before verification: no French hint yet
+        "Merci, Aminata. Votre identité est vérifiée.",
+        "[Solde → SOLDE]",  # menu buttons in her language
+        "Dossier *0002 (vous recevez la pension) : 125,50 $US par semaine",
+        "Arriéré qui vous est dû : 3 545,50 $US",
+        "Dossier *0003 (vous versez la pension) : 200,00 $US toutes les deux semaines",
+        "saisie sur remboursement d'impôt (*0003)",
+        "par carte de débit",
+        "Coupon de paiement pour le dossier *0003", "200,00 $US dû le 28 nov. 2026",
+        "[PDF: coupon-CS10000003-K1.pdf]",
+        "Relevé de compte, dossier *0002", "solde de clôture 3 420,00 $US",
+        "Avis mensuel, dossier *0002, octobre 2026",
+        "Votre message concerne quel dossier ?",
+        "Votre référence : OM-",
+        "888-208-4485",
+        "Vous êtes déconnecté",
+        "Pour le recevoir à nouveau",
+        "Si ces informations correspondent",
+        "ARRET et START servent aux SMS",
+        "j'ai supprimé le message",
+    ]:
+        assert expected in out, expected
+
+
+def test_chat_without_a_secret_key_is_one_clear_line(sqlite_url):
+    env = _env(sqlite_url)
+    del env["CSBOT_SECRET_KEY"]
+    result = csbot(["chat"], env, "HELP\n")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("csbot: error: CSBOT_SECRET_KEY is not set")
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path):
+    env = _env("postgresql://nobody@127.0.0.1:1/none")
+    result = csbot(["chat"], env, "HELP\n")
+    assert result.returncode == 2
+    assert "cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:1/none" in result.stderr
+    assert "Traceback" not in result.stderr
