@@ -376,3 +376,23 @@ def test_duplicate_message_sid_is_empty_and_changes_nothing(
         after = session.scalars(select(Conversation)).one()
         assert (after.state, dict(after.data), after.last_activity_at) == before_state
 
+
+
+def test_unicode_mode_sends_text_as_written(sqlite_url: str, make_settings) -> None:
+    settings = make_settings(sqlite_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, CSBOT_SMS_ENCODING="unicode")
+    runtime = open_runtime(settings)
+    import_extract(runtime, EXAMPLE)
+    app = create_app(runtime, background=False)
+    replies = []
+    with TestClient(app) as test_client:
+        for n, body in enumerate(["SOLDE", "987-65-4322", "31764", "RELEVE"]):
+            response = post_sms(test_client, runtime, sms(body, f"SM{n:032d}", "+17185550133"))
+            assert response.status_code == 200
+            replies.extend(messages_of(response.text))
+    joined = "\n".join(replies)
+    # Babel's French money keeps its narrow no-break space: nothing was folded.
+    assert "\u202f" in joined and "$US" in joined
+    for message in replies:
+        assert segments(message) <= 2
+        if not is_gsm7(message):
+            assert len(message) <= 134
