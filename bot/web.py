@@ -176,6 +176,9 @@ def build_components(
         outbox_factory = _optional("bot.outbox", "outbox_component")
         if outbox_factory is not None:
             components.append(outbox_factory(runtime))
+        from bot.maintenance import maintenance_component  # hourly pruning of old ids
+
+        components.append(maintenance_component(runtime))
     return components
 
 
@@ -186,7 +189,7 @@ def create_app(
     background: bool = True,
     components: list[WebComponent] | None = None,
 ) -> Starlette:
-    """The ASGI app. `background=False` leaves out background workers (the outbox), for
+    """The ASGI app. `background=False` leaves out background tasks (outbox, pruning), for
     tests of the routes alone; `components` replaces the configured ones entirely."""
     if components is None:
         components = build_components(
