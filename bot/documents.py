@@ -36,11 +36,12 @@ from starlette.routing import BaseRoute, Route
 from bot.config import Settings
 from bot.doclinks import read_document_token
 from bot.hashing import KeyedHasher
-from bot.i18n import N_, Translator, translator
+from bot.i18n import Translator, translator
 from bot.messages import DocumentKind, DocumentRef
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
 from bot.store.models import AuditRecord, Coupon, Notice, Person, Statement
+from dialogs.answers import SOURCES as PAYMENT_SOURCES  # the same words as the chat listing
 from dialogs.ports import CaseView, PaymentView, Role
 
 log = logging.getLogger(__name__)
@@ -71,13 +72,6 @@ _ALLOWED_ROLE: dict[DocumentKind, Role | None] = {
     DocumentKind.STATEMENT: None,
     DocumentKind.COUPON: Role.PAYING,
     DocumentKind.NOTICE: Role.RECEIVING,
-}
-PAYMENT_SOURCE_LABELS = {
-    "income_withholding": N_("Income withholding"),
-    "direct_payment": N_("Direct payment"),
-    "tax_refund_offset": N_("Tax refund offset"),
-    "unemployment_benefits": N_("Unemployment benefits"),
-    "other": N_("Other"),
 }
 _PAGE_OF_PAYMENTS = 1000
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -288,8 +282,9 @@ def _payment_history(sheet: _Sheet, parties: _Parties, payments: list[PaymentVie
     ) as table:
         table.row((_("Date"), _("Amount"), _("Source")))
         for payment in payments:
-            label = PAYMENT_SOURCE_LABELS.get(payment.source)
-            table.row((t.date(payment.date), t.money(payment.amount), _(label) if label else payment.source))
+            label = PAYMENT_SOURCES.get(payment.source)
+            source = _(label) if label else payment.source
+            table.row((t.date(payment.date), t.money(payment.amount), source[:1].upper() + source[1:]))
 
 
 def _bold_headings():
