@@ -50,6 +50,10 @@ CHAT_FAILURE_LIMIT = 10
 CHAT_FAILURE_WINDOW = dt.timedelta(hours=1)
 CHAT_THROTTLE = dt.timedelta(hours=1)
 PIN_REQUEST_BLOCK = dt.timedelta(days=30)
+# The lock lookup for an unknown SSN (the same query as for a known one): longer than any
+# person id (1-32 characters), so it matches no row, and plain text, which PostgreSQL accepts
+# where it refuses UNKNOWN_PERSON_ID's NUL.
+_NO_LOCK_ROW = "?" * 33
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 
 
@@ -111,7 +115,7 @@ class StoreAccountServices:
         candidate = self._hasher.pin(person_id, pin)
         expected = person.pin_hash if person is not None else self._decoy_pin_hash
         matches = KeyedHasher.same(candidate, expected)
-        lock = self._session.get(AccountLock, person_id)
+        lock = self._session.get(AccountLock, person.id if person is not None else _NO_LOCK_ROW)
         locked = lock is not None and lock.locked_until is not None and _aware(lock.locked_until) > self._now
         if person is not None and matches and not locked:
             if lock is not None:
