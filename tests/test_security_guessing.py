@@ -151,4 +151,7 @@ def test_concurrent_guesses_from_many_numbers_all_count(postgres_url: str, serve
     finally:
         db.dispose()
     assert "James" not in _sms_attempt(sms, "+13475557299", JAMES, JAMES["pin"])
+    # An unknown SSN on PostgreSQL gets the same failure reply, not an error.
+    unknown = _sms_attempt(sms, "+13475557298", {"ssn": UNKNOWN_SSN}, "12345")
+    assert FAILED_EN in unknown and APOLOGY not in unknown
     sms.close()
