@@ -154,4 +154,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m bot.cli`: run the importable module's main, so that the error classes other
+    # modules raise (from bot.cli import CommandError) are the ones caught here.
+    from bot.cli import main as installed_main
+
+    sys.exit(installed_main())

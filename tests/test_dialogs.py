@@ -404,3 +404,13 @@ def test_state_survives_a_new_engine(bot):
     with bot.runtime.sessions() as s:
         row = s.scalars(select(Conversation)).one()
     assert "ssn_token" not in row.data
+
+
+@pytest.mark.postgres
+def test_duplicate_delivery_on_postgres(make_settings, postgres_url, example_extract_path):
+    runtime = open_runtime(make_settings(postgres_url))
+    import_extract(runtime, example_extract_path)
+    pg_bot = make_bot(runtime)
+    assert pg_bot.send("HELP", delivery_id="SM-pg").replies
+    assert pg_bot.send("HELP", delivery_id="SM-pg").duplicate
+    runtime.dispose()

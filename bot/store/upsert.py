@@ -12,5 +12,9 @@ def insert_ignoring_conflict(session: Session, model: type, values: dict[str, An
     """Insert one row unless its key exists; True when inserted."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    # preserve_rowcount: SQLAlchemy 2.1 reports -1 for a PostgreSQL INSERT unless asked.
+    result = session.execute(
+        insert(model).values(**values).on_conflict_do_nothing(),
+        execution_options={"preserve_rowcount": True},
+    )
+    return result.rowcount == 1
