@@ -12,7 +12,13 @@ import re
 from bot.config import Settings
 
 # Loggers that would print update bodies or URLs with the token at DEBUG/INFO.
-_QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "telegram.ext.Updater": logging.INFO}
+_QUIET = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram.ext.Updater": logging.INFO,
+    # fontTools logs each PDF's glyph names (the letters of a parent's document) at INFO.
+    "fontTools": logging.WARNING,
+}
 # Telegram's token shape, wherever it appears (URL path, error text).
 _TELEGRAM_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
 

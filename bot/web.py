@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.runtime import Runtime, open_runtime
 from bot.web_components import WebComponent
 
@@ -199,12 +199,18 @@ def create_app(
     for component in components:
         routes.extend(component.routes)
 
+    startup_problems: list[str] = []
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         started: list[WebComponent] = []
         try:
             for component in components:
-                await component.startup()
+                try:
+                    await component.startup()
+                except ConfigError as exc:  # an operator's mistake: one line, not a traceback
+                    startup_problems.append(f"csbot serve cannot start: {exc}")
+                    raise
                 started.append(component)
             log.info("csbot serve ready (%s)", _describe_routes(routes))
             yield
@@ -218,7 +224,29 @@ def create_app(
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(BodySizeLimit, default_limit=DEFAULT_BODY_LIMIT, limits=BODY_LIMITS)
+    app.add_middleware(OneLineStartupFailure, problems=startup_problems)
     return app
+
+
+class OneLineStartupFailure:
+    """Starlette reports a failed start-up with the whole traceback, which uvicorn logs; for
+    a configuration error the operator needs the one line that names the setting."""
+
+    def __init__(self, app: ASGIApp, problems: list[str]) -> None:
+        self.app = app
+        self.problems = problems
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_plainly(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.problems:
+                message = {**message, "message": self.problems[-1]}
+            await send(message)
+
+        await self.app(scope, receive, send_plainly)
 
 
 def _describe_routes(routes: list[BaseRoute]) -> str:
