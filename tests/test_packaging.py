@@ -1,0 +1,37 @@
+"""`pip install .` (not editable) must carry everything csbot reads at run time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_catalogs_migrations_fonts_and_demo_data(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    (wheel,) = tmp_path.glob("csbot-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in [
+        "bot/locales/fr/LC_MESSAGES/messages.po",
+        "bot/locales/en/LC_MESSAGES/messages.po",
+        "bot/store/migrations/env.py",
+        "bot/store/migrations/versions/0001_initial_schema.py",
+        "bot/fonts/DejaVuSans.ttf",
+        "bot/fonts/LICENSE",
+        "bot/demo/demo-extract.json",
+        "dialogs/conversation.py",
+        "bot/channels/sms.py",
+    ]:
+        assert needed in names, needed
+    assert not any(name.startswith("tests/") for name in names)
