@@ -86,7 +86,7 @@ def handle(ctx: DialogContext, intent: Intent) -> None:
     if intent is Intent.LOGOUT:
         # Answer in the language spoken so far, and keep it as the chat's hint afterwards.
         menu.logout(ctx, was_signed_in=conv.person_id is not None)
-        conv.hint_locale = conv.hint_locale or ctx.locale
+        conv.hint_locale = ctx.locale
         verification.end_session(ctx)
         ctx.go(State.IDLE)
         return
