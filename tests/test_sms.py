@@ -396,3 +396,10 @@ def test_unicode_mode_sends_text_as_written(sqlite_url: str, make_settings) -> N
         assert segments(message) <= 2
         if not is_gsm7(message):
             assert len(message) <= 134
+
+
+def test_choice_words_the_text_already_asks_for_are_not_repeated() -> None:
+    choices = (Choice("More", "MORE"), Choice("Printable copy (PDF)", "PDF"), Choice("Menu", "MENU"))
+    text_ = "Payments 1-3 of 5:\n...\nSend MORE for older ones.\nSend PDF for a printable copy."
+    assert render_choices(choices, text_, "en") == "Reply: MENU"
+    assert render_choices(choices[:2], text_, "en") == ""

@@ -250,7 +250,12 @@ def render_choices(choices: tuple[Choice, ...], text: str, locale: str) -> str:
     """
     t = translator(locale)
     listed = {line.split(":", 1)[0].strip() for line in text.splitlines() if ":" in line}
-    words = [c.word for c in choices if not c.word.isdigit()]
+    # A word the text already asks for ("Send MORE for older ones") is not repeated.
+    words = [
+        c.word
+        for c in choices
+        if not c.word.isdigit() and not re.search(rf"\b{re.escape(c.word)}\b", text)
+    ]
     numbered = [
         f"{c.word}: {c.label}" for c in choices if c.word.isdigit() and c.word not in listed
     ]
