@@ -203,9 +203,21 @@ def email(value: Any) -> str:
     return value
 
 
+# A North American number written the usual ways: (212) 555-0111, 212.555.0111, +1 212...
+_NANP = re.compile(r"^(?:\+?1[\s.-]?)?\(?([2-9]\d{2})\)?[\s.-]?([2-9]\d{2})[\s.-]?(\d{4})$")
+
+
 def phone(value: Any) -> str:
     if type(value) is not str:
         raise Bad("must be a phone number as a string")
+    match = _NANP.match(value.strip())
+    if match:
+        # phonenumbers costs ~80 us a number; US validity depends only on the first six
+        # digits (area code and exchange), so that answer is cached.
+        national = "".join(match.groups())
+        if not _nanp_prefix_valid(national[:6], national):
+            raise Bad("is not a valid phone number")
+        return "+1" + national
     try:
         number = phonenumbers.parse(value, "US")
     except phonenumbers.NumberParseException:
@@ -213,6 +225,18 @@ def phone(value: Any) -> str:
     if not phonenumbers.is_valid_number(number):
         raise Bad("is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_prefix_cache: dict[str, bool] = {}
+
+
+def _nanp_prefix_valid(prefix: str, national: str) -> bool:
+    known = _prefix_cache.get(prefix)
+    if known is None:
+        known = phonenumbers.is_valid_number(phonenumbers.parse("+1" + national, None))
+        if len(_prefix_cache) < 200_000:  # bounded: at most a few MB
+            _prefix_cache[prefix] = known
+    return known
 
 
 def ssn_digits(value: Any) -> str:
