@@ -343,3 +343,16 @@ def test_generated_telegram_bodies_never_5xx(stack, kind: str, text: str, junk, 
     assert response.status_code < 500, response.status_code
     if kind == "text" and text.strip():
         assert response.status_code == 200
+
+
+async def async_send(
+    http: httpx.AsyncClient, sms: Sms, sender: str, body: str, sid: str | None = None
+) -> tuple[int | None, list[str], str]:
+    """One signed SMS post from an async client: (status or None if the connection failed,
+    the TwiML messages, the MessageSid)."""
+    params = sms.params(sender, body, sid)
+    try:
+        response = await http.post(sms.url, data=params, headers={"X-Twilio-Signature": sms.sign(params)})
+    except httpx.HTTPError:
+        return None, [], params["MessageSid"]
+    return response.status_code, messages_of(response.text), params["MessageSid"]
