@@ -1,0 +1,192 @@
+"""Webhook throughput and latency under wrk, against the same service's /healthz floor.
+
+    python bench/bench_webhook.py --db sqlite               # SQLite, 1 worker
+    python bench/bench_webhook.py --db postgres             # PostgreSQL, 1 then 2 workers
+
+64 paying parents (20,000 synthetic cases loaded) are verified through the engine first;
+then wrk (16 connections) replays pre-signed Twilio posts, "BALANCE" from those 64 senders,
+each with its own MessageSid, and checks every answer is the balance. The floor is
+GET /healthz (one database round trip per call) with the same wrk settings, measured just
+before and just after, on the same running service. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+from common import log  # noqa: E402
+
+TWILIO_TOKEN = "bench-twilio-auth-token"
+# Signatures are checked against the public URL, whatever address wrk connects to.
+PUBLIC_URL = "https://bench.csbot.invalid"
+SENDERS = 64
+BALANCE_EN = "(you pay support)"
+
+
+def sms_sender(n: int) -> str:
+    return f"+1646555{n:04d}"
+
+
+def build_sms_requests(path: Path, count: int) -> None:
+    """`count` signed "BALANCE" posts, senders in turn, each with a new MessageSid."""
+    import urllib.parse
+
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TWILIO_TOKEN)
+    signed_url = PUBLIC_URL + "/twilio/sms"
+    requests = []
+    for n in range(count):
+        params = {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "AccountSid": "AC" + "0" * 32,
+            "From": sms_sender(n % SENDERS),
+            "To": "+15185550100",
+            "Body": "BALANCE",
+            "NumMedia": "0",
+        }
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": validator.compute_signature(signed_url, params),
+        }
+        requests.append(("POST", "/twilio/sms", headers, urllib.parse.urlencode(params)))
+    common.write_request_file(path, requests)
+
+
+def build_health_request(path: Path) -> None:
+    common.write_request_file(path, [("GET", "/healthz", {}, "")])
+
+
+def handled_count(database_url: str) -> int:
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url[len("sqlite:///"):]) as conn:
+            return conn.execute("SELECT count(*) FROM handled_deliveries WHERE channel='sms'").fetchone()[0]
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return conn.execute("SELECT count(*) FROM handled_deliveries WHERE channel='sms'").fetchone()[0]
+
+
+def measure(database_url: str, workers: int, args: argparse.Namespace, label: str) -> dict:
+    env = common.bench_env(database_url, TWILIO_AUTH_TOKEN=TWILIO_TOKEN, CSBOT_PUBLIC_URL=PUBLIC_URL)
+    run_id = uuid.uuid4().hex[:6]
+    sms_file = common.OUT_DIR / f"requests-sms-{run_id}.txt"
+    health_file = common.OUT_DIR / f"requests-health-{run_id}.txt"
+    # More distinct messages than the fastest run can send, so none is ever repeated.
+    build_sms_requests(sms_file, args.requests)
+    build_health_request(health_file)
+    before_count = handled_count(database_url)
+    try:
+        with common.running_server(env, workers=workers) as server:
+            wrk = dict(seconds=args.seconds, connections=args.connections, threads=args.threads,
+                       server_pids=server.all_pids())
+            floor_before = common.run_wrk(f"{label} /healthz before", server.url, health_file,
+                                          expect='"ok"', **wrk)
+            sms = common.run_wrk(f"{label} SMS BALANCE", server.url, sms_file, expect=BALANCE_EN, **wrk)
+            floor_after = common.run_wrk(f"{label} /healthz after", server.url, health_file,
+                                         expect='"ok"', **wrk)
+            rss = [common.rss_mib(pid) for pid in server.worker_pids()]
+            failures = server.log_text().count("webhook failed")
+    finally:
+        sms_file.unlink(missing_ok=True)
+        health_file.unlink(missing_ok=True)
+    handled = handled_count(database_url) - before_count
+    if sms.wrapped:
+        log(f"WARNING: requests ran out and were repeated {sms.wrapped} times: raise --requests")
+    floor = (floor_before.rps + floor_after.rps) / 2
+    return dict(label=label, workers=workers, floor_before=floor_before, sms=sms,
+                floor_after=floor_after, floor=floor, ratio=sms.rps / floor, rss=rss,
+                failures=failures, handled=handled)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--pg-url", default=common.DEFAULT_PG_URL)
+    parser.add_argument("--workers", type=int, nargs="*", help="default: 1 (SQLite), 1 and 2 (PostgreSQL)")
+    parser.add_argument("--cases", type=int, default=20_000)
+    parser.add_argument("--seconds", type=int, default=12, help="each wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (the server needs the cores)")
+    parser.add_argument("--requests", type=int, default=40_000, help="distinct signed messages per run")
+    common.add_record_flag(parser)
+    args = parser.parse_args()
+    common.set_record(args)
+    common.require_wrk()
+    workers_list = args.workers or ([1] if args.db == "sqlite" else [1, 2])
+    if args.db == "sqlite" and workers_list != [1]:
+        raise SystemExit("SQLite takes one worker (csbot serve refuses more)")
+
+    results = []
+    if args.db == "sqlite":
+        url = common.sqlite_dataset(args.cases, "webhook")
+        runtime = common.open_bench_runtime(url)
+        prepare(runtime, args.cases)
+        runtime.dispose()
+        results.append(measure(url, 1, args, "SQLite, 1 worker"))
+    else:
+        with common.postgres_schema(args.pg_url, "webhook") as url:
+            runtime = common.open_bench_runtime(url)
+            common.load_extract(runtime, args.cases)
+            prepare(runtime, args.cases)
+            runtime.dispose()
+            for workers in workers_list:
+                results.append(measure(url, workers, args, f"PostgreSQL, {workers} worker{'s' * (workers > 1)}"))
+    report(results, args)
+    return 0
+
+
+def prepare(runtime, cases: int) -> None:  # type: ignore[no-untyped-def]
+    parents = common.paying_parents(runtime, cases, SENDERS)
+    common.verify_chats(runtime, [("sms", sms_sender(n), parents[n]) for n in range(SENDERS)], BALANCE_EN)
+    log(f"verified {SENDERS} SMS senders")
+
+
+def report(results: list[dict], args: argparse.Namespace) -> None:
+    rows = []
+    for r in results:
+        rows.append(r["floor_before"].row())
+        rows.append(r["sms"].row(r["floor"]))
+        rows.append(r["floor_after"].row())
+    table = common.md_table(
+        ["run", "req/s", "vs floor", "p50 ms", "p99 ms", "server CPU ms/req", "requests", "errors"], rows
+    )
+    lines = [
+        f"Webhook: SMS `BALANCE` from {SENDERS} verified senders, {args.cases:,} cases,"
+        f" wrk -t{args.threads} -c{args.connections} -d{args.seconds}s per run; the floor is"
+        " GET /healthz on the same service, before and after; 'vs floor' is SMS req/s over"
+        " the mean of the two floors.",
+        "",
+        table,
+        "",
+    ]
+    for r in results:
+        lines.append(
+            f"- {r['label']}: SMS {r['sms'].rps:,.0f} msg/s = **{r['ratio']:.2f}x** the floor"
+            f" ({r['floor']:,.0f} req/s), p50 {r['sms'].p50_ms:.1f} ms, p99 {r['sms'].p99_ms:.1f} ms;"
+            f" {r['handled']:,} messages recorded as handled, {r['failures']} apologies in the log,"
+            f" worker RSS after: {', '.join(f'{x:.0f}' for x in r['rss'])} MiB"
+        )
+    by_workers = {r["workers"]: r for r in results}
+    if args.db == "sqlite":
+        r = results[0]
+        ok = r["ratio"] >= 0.25 and r["sms"].p99_ms <= 50 and not r["sms"].errors
+        lines.append(f"- goal (>= 0.25x the floor, p99 <= 50 ms): {'met' if ok else 'NOT met'}")
+    elif 1 in by_workers and 2 in by_workers:
+        scale = by_workers[2]["sms"].rps / by_workers[1]["sms"].rps
+        lines.append(
+            f"- 2 workers / 1 worker: **{scale:.2f}x** SMS throughput (goal >= 1.6x:"
+            f" {'met' if scale >= 1.6 else 'NOT met'})"
+        )
+    common.append_results(f"Webhook throughput ({args.db})", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
