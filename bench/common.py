@@ -416,11 +416,11 @@ def run_wrk(
 
 def paying_parents(runtime, cases: int, count: int, language: str = "en") -> list[int]:  # type: ignore[no-untyped-def]
     """`count` synthetic person indexes, spread over the data, each the paying parent of one
-    case and preferring `language` (so the expected answer text is known)."""
+    case with payments on file, preferring `language` (so the expected answer is known)."""
     from sqlalchemy import select
 
-    from bot.store.models import Person
-    from bot.synthetic import person_id
+    from bot.store.models import Payment, Person
+    from bot.synthetic import case_number, person_id
 
     step = max(1, cases // (count * 2))
     chosen: list[int] = []
@@ -431,7 +431,10 @@ def paying_parents(runtime, cases: int, count: int, language: str = "en") -> lis
                 continue
             index = 2 * case_index + 1
             lang = session.scalar(select(Person.language).where(Person.id == person_id(index)))
-            if lang == language and index not in chosen:
+            paid = session.scalar(
+                select(Payment.id).where(Payment.case_number == case_number(case_index)).limit(1)
+            )
+            if lang == language and paid is not None and index not in chosen:
                 chosen.append(index)
             if len(chosen) == count:
                 return chosen
