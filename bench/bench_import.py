@@ -135,11 +135,10 @@ def record(rows: list[tuple], database: str, args: argparse.Namespace, load_befo
     uname = " ".join(platform.uname())
     command = "python bench/bench_import.py " + " ".join(sys.argv[1:])
     lines = [
-        f"### {dt.date.today().isoformat()} import, {database}",
+        f"## Import ({database.lower()}) — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
         "",
         f"- machine: `{uname}`, nproc {os.cpu_count()} (shared with other jobs: see load)",
         f"- command: `{command.strip()}`",
-        "",
         f"- load average before: {load_before}, after: {_load()}",
         "",
         "| cases | records | file MB | run | import s | command s | records/s | peak RSS MiB |",
@@ -153,8 +152,9 @@ def record(rows: list[tuple], database: str, args: argparse.Namespace, load_befo
     lines.append("")
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\nNewest entries last.\n\n", encoding="utf-8")
+    separator = "" if RESULTS.read_text(encoding="utf-8").endswith("\n\n") else "\n"
     with RESULTS.open("a", encoding="utf-8") as out:
-        out.write("\n".join(lines) + "\n")
+        out.write(separator + "\n".join(lines) + "\n")
     print(f"appended to {RESULTS}")
 
 
