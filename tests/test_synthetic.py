@@ -129,8 +129,11 @@ def test_ten_thousand_cases_import_on_sqlite(sqlite_url, make_settings, tmp_path
         path = tmp_path / "s10k.json"
         with path.open("w", encoding="utf-8") as out:
             counts = write_extract(out, cases=10_000, months=12, seed=1)
-        report = import_extract(runtime, path)
+        progress: list[str] = []
+        report = import_extract(runtime, path, progress=progress.append)
         assert report.records == sum(counts.values())
+        assert progress[:2] == ["100,000 records read", "200,000 records read"]
+        assert progress[-1] == "writing"
         with runtime.sessions() as session:
             assert session.scalar(select(func.count()).select_from(models.Case)) == 10_000
             assert session.scalar(select(func.count()).select_from(models.Person)) == 20_000
