@@ -14,7 +14,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.i18n import normalise_locale, translator
 from bot.messages import Channel, InboundMessage, Outcome
@@ -25,6 +25,13 @@ from bot.store.upsert import insert_ignoring_conflict
 from dialogs.context import ConversationState, DialogContext, Policy, State
 from dialogs.conversation import record_offered_choices, step
 from dialogs.ports import ChatRef
+
+# Built once: constructing the statement costs more than SQLite takes to run it.
+_LOCKED_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.channel == bindparam("channel"), Conversation.sender == bindparam("sender"))
+    .with_for_update()
+)
 
 MAX_INBOUND_LENGTH = 4000
 SMS_PAGE_SIZE = 3
@@ -117,19 +124,15 @@ class ConversationEngine:
     def _locked_conversation(
         self, session, channel: Channel, sender: str, now: dt.datetime  # type: ignore[no-untyped-def]
     ) -> Conversation:
-        query = (
-            select(Conversation)
-            .where(Conversation.channel == str(channel), Conversation.sender == sender)
-            .with_for_update()
-        )
-        row = session.scalar(query)
+        key = {"channel": str(channel), "sender": sender}
+        row = session.scalar(_LOCKED_CONVERSATION, key)
         if row is None:
             insert_ignoring_conflict(
                 session,
                 Conversation,
                 {"channel": str(channel), "sender": sender, "state": str(State.IDLE), "data": {}, "created_at": now},
             )
-            row = session.scalars(query).one()
+            row = session.scalars(_LOCKED_CONVERSATION, key).one()
         return row
 
 
