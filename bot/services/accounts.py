@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from bot.hashing import UNKNOWN_PERSON_ID, KeyedHasher
@@ -55,6 +55,22 @@ PIN_REQUEST_BLOCK = dt.timedelta(days=30)
 # where it refuses UNKNOWN_PERSON_ID's NUL.
 _NO_LOCK_ROW = "?" * 33
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
+
+# Statements that run on (nearly) every message, built once: building one costs more than
+# the database takes to run it (bench/RESULTS.md).
+_CASES_OF_PERSON = (
+    select(Case, Office.name, Office.phone)
+    .join(Office, Office.code == Case.office_code)
+    .where(
+        or_(
+            Case.custodial_parent_id == bindparam("person_id"),
+            Case.noncustodial_parent_id == bindparam("person_id"),
+        )
+    )
+    .order_by(Case.case_number)
+)
+_OPTED_OUT = select(SmsOptOut.phone).where(SmsOptOut.phone == bindparam("phone"))
+_RECORD_VIEW = insert(AuditRecord.__table__)  # type: ignore[arg-type]
 
 
 def new_reference() -> str:
@@ -142,12 +158,7 @@ class StoreAccountServices:
         return PersonView(id=person.id, first_name=person.first_name, language=person.language)
 
     def cases(self, person_id: str) -> list[CaseView]:
-        rows = self._session.execute(
-            select(Case, Office.name, Office.phone)
-            .join(Office, Office.code == Case.office_code)
-            .where(or_(Case.custodial_parent_id == person_id, Case.noncustodial_parent_id == person_id))
-            .order_by(Case.case_number)
-        ).all()
+        rows = self._session.execute(_CASES_OF_PERSON, {"person_id": person_id}).all()
         return [
             CaseView(
                 case_number=case.case_number,
@@ -240,11 +251,13 @@ class StoreAccountServices:
         )
 
     def record_view(self, person_id: str, chat: ChatRef, record_kind: str) -> None:
-        self._session.add(
-            AuditRecord(
-                person_id=person_id, channel=chat.channel, sender=chat.sender,
-                record_kind=record_kind, at=self._now,
-            )
+        # A plain INSERT: nothing reads the record back in this transaction.
+        self._session.connection().execute(
+            _RECORD_VIEW,
+            {
+                "person_id": person_id, "channel": chat.channel, "sender": chat.sender,
+                "record_kind": record_kind, "at": self._now,
+            },
         )
 
     # --- work for people --------------------------------------------------------------------
@@ -305,7 +318,7 @@ class StoreAccountServices:
     # --- SMS opt-out ----------------------------------------------------------------------------
 
     def opted_out(self, phone: str) -> bool:
-        return self._session.get(SmsOptOut, phone) is not None
+        return self._session.scalar(_OPTED_OUT, {"phone": phone}) is not None
 
     def set_opted_out(self, phone: str, opted_out: bool) -> None:
         if opted_out:
