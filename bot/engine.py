@@ -14,7 +14,7 @@ import threading
 import unicodedata
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select, update
 
 from bot.i18n import normalise_locale, translator
 from bot.messages import Channel, InboundMessage, Outcome
@@ -26,12 +26,16 @@ from dialogs.context import ConversationState, DialogContext, Policy, State
 from dialogs.conversation import record_offered_choices, step
 from dialogs.ports import ChatRef
 
-# Built once: constructing the statement costs more than SQLite takes to run it.
+# The conversation row is read and written on every message, as plain Core statements built
+# once: the ORM's object loading and unit-of-work flush cost more than SQLite takes to run
+# them (bench/RESULTS.md).
+_CONVERSATIONS = Conversation.__table__
 _LOCKED_CONVERSATION = (
-    select(Conversation)
-    .where(Conversation.channel == bindparam("channel"), Conversation.sender == bindparam("sender"))
+    select(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.channel == bindparam("channel"), _CONVERSATIONS.c.sender == bindparam("sender"))
     .with_for_update()
 )
+_SAVE_CONVERSATION = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
 
 MAX_INBOUND_LENGTH = 4000
 SMS_PAGE_SIZE = 3
@@ -106,13 +110,19 @@ class ConversationEngine:
             step(context, clean_text(message.text))
             record_offered_choices(context)
 
-            row.state = str(conversation.state)
-            row.data = conversation.data
-            row.chosen_locale = conversation.chosen_locale
-            row.hint_locale = conversation.hint_locale
-            row.person_id = conversation.person_id
-            row.verified_at = conversation.verified_at
-            row.last_activity_at = now
+            session.execute(
+                _SAVE_CONVERSATION,
+                {
+                    "conversation_id": row.id,
+                    "state": str(conversation.state),
+                    "data": conversation.data,
+                    "chosen_locale": conversation.chosen_locale,
+                    "hint_locale": conversation.hint_locale,
+                    "person_id": conversation.person_id,
+                    "verified_at": conversation.verified_at,
+                    "last_activity_at": now,
+                },
+            )
             result = context.result
             return Outcome(
                 replies=result.replies,
@@ -123,16 +133,16 @@ class ConversationEngine:
 
     def _locked_conversation(
         self, session, channel: Channel, sender: str, now: dt.datetime  # type: ignore[no-untyped-def]
-    ) -> Conversation:
+    ) -> Row:
         key = {"channel": str(channel), "sender": sender}
-        row = session.scalar(_LOCKED_CONVERSATION, key)
+        row = session.execute(_LOCKED_CONVERSATION, key).one_or_none()
         if row is None:
             insert_ignoring_conflict(
                 session,
                 Conversation,
                 {"channel": str(channel), "sender": sender, "state": str(State.IDLE), "data": {}, "created_at": now},
             )
-            row = session.scalars(_LOCKED_CONVERSATION, key).one()
+            row = session.execute(_LOCKED_CONVERSATION, key).one()
         return row
 
 
