@@ -2,6 +2,7 @@
 
     python bench/bench_webhook.py --db sqlite               # SQLite, 1 worker
     python bench/bench_webhook.py --db postgres             # PostgreSQL, 1 then 2 workers
+    python bench/bench_webhook.py --db sqlite --channel telegram   # Telegram updates
 
 64 paying parents (20,000 synthetic cases loaded) are verified through the engine first;
 then wrk (16 connections) replays pre-signed Twilio posts, "BALANCE" from those 64 senders,
@@ -13,8 +14,12 @@ before and just after, on the same running service. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sqlite3
+import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -28,6 +33,9 @@ TWILIO_TOKEN = "bench-twilio-auth-token"
 PUBLIC_URL = "https://bench.csbot.invalid"
 SENDERS = 64
 BALANCE_EN = "(you pay support)"
+TELEGRAM_TOKEN = "4242:bench-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+TELEGRAM_SECRET = "bench-webhook-secret"
+TELEGRAM_CHAT_BASE = 700_000_000
 
 
 def sms_sender(n: int) -> str:
@@ -60,55 +68,123 @@ def build_sms_requests(path: Path, count: int) -> None:
     common.write_request_file(path, requests)
 
 
+def telegram_chat(n: int) -> int:
+    return TELEGRAM_CHAT_BASE + n
+
+
+def build_telegram_requests(path: Path, count: int) -> None:
+    """`count` "BALANCE" updates from the 64 chats in turn, each with a new update_id."""
+    first_id = int(time.time() * 1000) % 10**9 * 100  # distinct from earlier runs on this database
+    requests = []
+    for n in range(count):
+        chat = telegram_chat(n % SENDERS)
+        update = {
+            "update_id": first_id + n,
+            "message": {
+                "message_id": 10 + n, "date": int(time.time()), "text": "BALANCE",
+                "chat": {"id": chat, "type": "private", "first_name": "Parent"},
+                "from": {"id": chat, "is_bot": False, "first_name": "Parent", "language_code": "en"},
+            },
+        }
+        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+        requests.append(("POST", "/telegram/webhook", headers, json.dumps(update, separators=(",", ":"))))
+    common.write_request_file(path, requests)
+
+
+@contextlib.contextmanager
+def fake_bot_api():  # type: ignore[no-untyped-def]
+    """bench/fake_bot_api.py in its own process; yields (base_url, stats())."""
+    import httpx
+
+    port = common.free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fake_bot_api.py")), "--port", str(port),
+         "--count-text", BALANCE_EN],
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def stats() -> dict:
+        return httpx.get(base + "/stats", timeout=5).json()
+
+    try:
+        for _ in range(100):
+            with contextlib.suppress(httpx.HTTPError):
+                stats()
+                break
+            time.sleep(0.1)
+        yield base + "/bot", stats
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def build_health_request(path: Path) -> None:
     common.write_request_file(path, [("GET", "/healthz", {}, "")])
 
 
-def handled_count(database_url: str) -> int:
+def handled_count(database_url: str, channel: str) -> int:
+    query = f"SELECT count(*) FROM handled_deliveries WHERE channel='{channel}'"
     if database_url.startswith("sqlite"):
         with sqlite3.connect(database_url[len("sqlite:///"):]) as conn:
-            return conn.execute("SELECT count(*) FROM handled_deliveries WHERE channel='sms'").fetchone()[0]
+            return conn.execute(query).fetchone()[0]
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM handled_deliveries WHERE channel='sms'").fetchone()[0]
+        return conn.execute(query).fetchone()[0]
 
 
 def measure(database_url: str, workers: int, args: argparse.Namespace, label: str) -> dict:
-    env = common.bench_env(database_url, TWILIO_AUTH_TOKEN=TWILIO_TOKEN, CSBOT_PUBLIC_URL=PUBLIC_URL)
+    channel = args.channel
+    variables = dict(TWILIO_AUTH_TOKEN=TWILIO_TOKEN, CSBOT_PUBLIC_URL=PUBLIC_URL)
     run_id = uuid.uuid4().hex[:6]
-    sms_file = common.OUT_DIR / f"requests-sms-{run_id}.txt"
+    load_file = common.OUT_DIR / f"requests-{channel}-{run_id}.txt"
     health_file = common.OUT_DIR / f"requests-health-{run_id}.txt"
     # More distinct messages than the fastest run can send, so none is ever repeated.
-    build_sms_requests(sms_file, args.requests)
+    if channel == "sms":
+        build_sms_requests(load_file, args.requests)
+        expect, what = BALANCE_EN, "SMS BALANCE"
+    else:
+        build_telegram_requests(load_file, args.requests)
+        expect, what = "", "Telegram BALANCE"  # 200, empty body; the answers are counted at the fake API
     build_health_request(health_file)
-    before_count = handled_count(database_url)
-    try:
-        with common.running_server(env, workers=workers) as server:
-            wrk = dict(seconds=args.seconds, connections=args.connections, threads=args.threads,
-                       server_pids=server.all_pids())
-            floor_before = common.run_wrk(f"{label} /healthz before", server.url, health_file,
-                                          expect='"ok"', **wrk)
-            sms = common.run_wrk(f"{label} SMS BALANCE", server.url, sms_file, expect=BALANCE_EN, **wrk)
-            floor_after = common.run_wrk(f"{label} /healthz after", server.url, health_file,
-                                         expect='"ok"', **wrk)
-            rss = [common.rss_mib(pid) for pid in server.worker_pids()]
-            failures = server.log_text().count("webhook failed")
-    finally:
-        sms_file.unlink(missing_ok=True)
-        health_file.unlink(missing_ok=True)
-    handled = handled_count(database_url) - before_count
+    before_count = handled_count(database_url, channel)
+    with contextlib.ExitStack() as stack:
+        api_stats = None
+        if channel == "telegram":
+            api_base, api_stats = stack.enter_context(fake_bot_api())
+            variables.update(TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET,
+                             TELEGRAM_API_BASE_URL=api_base)
+        env = common.bench_env(database_url, **variables)
+        sent_before = api_stats()["matching_texts"] if api_stats else 0
+        try:
+            with common.running_server(env, workers=workers) as server:
+                wrk = dict(seconds=args.seconds, connections=args.connections, threads=args.threads,
+                           server_pids=server.all_pids())
+                floor_before = common.run_wrk(f"{label} /healthz before", server.url, health_file,
+                                              expect='"ok"', **wrk)
+                sms = common.run_wrk(f"{label} {what}", server.url, load_file, expect=expect, **wrk)
+                floor_after = common.run_wrk(f"{label} /healthz after", server.url, health_file,
+                                             expect='"ok"', **wrk)
+                rss = [common.rss_mib(pid) for pid in server.worker_pids()]
+                log_text = server.log_text()
+                failures = log_text.count("webhook failed") + log_text.count(" failed, error id")
+        finally:
+            load_file.unlink(missing_ok=True)
+            health_file.unlink(missing_ok=True)
+        answered = api_stats()["matching_texts"] - sent_before if api_stats else None
+    handled = handled_count(database_url, channel) - before_count
     if sms.wrapped:
         log(f"WARNING: requests ran out and were repeated {sms.wrapped} times: raise --requests")
     floor = (floor_before.rps + floor_after.rps) / 2
     return dict(label=label, workers=workers, floor_before=floor_before, sms=sms,
                 floor_after=floor_after, floor=floor, ratio=sms.rps / floor, rss=rss,
-                failures=failures, handled=handled)
+                failures=failures, handled=handled, answered=answered)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--channel", choices=["sms", "telegram"], default="sms")
     parser.add_argument("--pg-url", default=common.DEFAULT_PG_URL)
     parser.add_argument("--workers", type=int, nargs="*", help="default: 1 (SQLite), 1 and 2 (PostgreSQL)")
     parser.add_argument("--cases", type=int, default=20_000)
@@ -145,8 +221,10 @@ def main() -> int:
 
 def prepare(runtime, cases: int) -> None:  # type: ignore[no-untyped-def]
     parents = common.paying_parents(runtime, cases, SENDERS)
-    common.verify_chats(runtime, [("sms", sms_sender(n), parents[n]) for n in range(SENDERS)], BALANCE_EN)
-    log(f"verified {SENDERS} SMS senders")
+    chats = [("sms", sms_sender(n), parents[n]) for n in range(SENDERS)]
+    chats += [("telegram", str(telegram_chat(n)), parents[n]) for n in range(SENDERS)]
+    common.verify_chats(runtime, chats, BALANCE_EN)
+    log(f"verified {SENDERS} SMS senders and {SENDERS} Telegram chats")
 
 
 def report(results: list[dict], args: argparse.Namespace) -> None:
@@ -159,23 +237,27 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         ["run", "req/s", "vs floor", "p50 ms", "p99 ms", "server CPU ms/req", "requests", "errors"], rows
     )
     lines = [
-        f"Webhook: SMS `BALANCE` from {SENDERS} verified senders, {args.cases:,} cases,"
+        f"Webhook: {args.channel} `BALANCE` from {SENDERS} verified senders, {args.cases:,} cases,"
         f" wrk -t{args.threads} -c{args.connections} -d{args.seconds}s per run; the floor is"
-        " GET /healthz on the same service, before and after; 'vs floor' is SMS req/s over"
+        " GET /healthz on the same service, before and after; 'vs floor' is the webhook's req/s over"
         " the mean of the two floors.",
         "",
         table,
         "",
     ]
     for r in results:
+        answered = "" if r["answered"] is None else f" {r['answered']:,} balance answers sent to the Bot API stand-in,"
         lines.append(
-            f"- {r['label']}: SMS {r['sms'].rps:,.0f} msg/s = **{r['ratio']:.2f}x** the floor"
+            f"- {r['label']}: {args.channel.upper() if args.channel == 'sms' else 'Telegram'}"
+            f" {r['sms'].rps:,.0f} msg/s = **{r['ratio']:.2f}x** the floor"
             f" ({r['floor']:,.0f} req/s), p50 {r['sms'].p50_ms:.1f} ms, p99 {r['sms'].p99_ms:.1f} ms;"
-            f" {r['handled']:,} messages recorded as handled, {r['failures']} apologies in the log,"
+            f" {r['handled']:,} messages recorded as handled,{answered} {r['failures']} failures in the log,"
             f" worker RSS after: {', '.join(f'{x:.0f}' for x in r['rss'])} MiB"
         )
     by_workers = {r["workers"]: r for r in results}
-    if args.db == "sqlite":
+    if args.channel == "telegram":
+        pass  # the goals are stated for SMS
+    elif args.db == "sqlite":
         r = results[0]
         ok = r["ratio"] >= 0.25 and r["sms"].p99_ms <= 50 and not r["sms"].errors
         lines.append(f"- goal (>= 0.25x the floor, p99 <= 50 ms): {'met' if ok else 'NOT met'}")
@@ -185,7 +267,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
             f"- 2 workers / 1 worker: **{scale:.2f}x** SMS throughput (goal >= 1.6x:"
             f" {'met' if scale >= 1.6 else 'NOT met'})"
         )
-    common.append_results(f"Webhook throughput ({args.db})", "\n".join(lines))
+    common.append_results(f"Webhook throughput ({args.channel}, {args.db})", "\n".join(lines))
 
 
 if __name__ == "__main__":
