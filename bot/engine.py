@@ -110,7 +110,7 @@ class ConversationEngine:
             step(context, clean_text(message.text))
             record_offered_choices(context)
 
-            session.execute(
+            session.connection().execute(
                 _SAVE_CONVERSATION,
                 {
                     "conversation_id": row.id,
@@ -135,14 +135,14 @@ class ConversationEngine:
         self, session, channel: Channel, sender: str, now: dt.datetime  # type: ignore[no-untyped-def]
     ) -> Row:
         key = {"channel": str(channel), "sender": sender}
-        row = session.execute(_LOCKED_CONVERSATION, key).one_or_none()
+        row = session.connection().execute(_LOCKED_CONVERSATION, key).one_or_none()
         if row is None:
             insert_ignoring_conflict(
                 session,
                 Conversation,
                 {"channel": str(channel), "sender": sender, "state": str(State.IDLE), "data": {}, "created_at": now},
             )
-            row = session.execute(_LOCKED_CONVERSATION, key).one()
+            row = session.connection().execute(_LOCKED_CONVERSATION, key).one()
         return row
 
 

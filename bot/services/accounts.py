@@ -163,7 +163,8 @@ class StoreAccountServices:
         return PersonView(id=person.id, first_name=person.first_name, language=person.language)
 
     def cases(self, person_id: str) -> list[CaseView]:
-        rows = self._session.execute(_CASES_OF_PERSON, {"person_id": person_id}).all()
+        # Core execution on the session's connection: no ORM entities to load here.
+        rows = self._session.connection().execute(_CASES_OF_PERSON, {"person_id": person_id}).all()
         return [
             CaseView(
                 case_number=case.case_number,
