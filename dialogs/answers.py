@@ -6,11 +6,13 @@ every view writes an audit record (the kind of record, never the data).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.i18n import N_
 from bot.messages import DocumentKind, DocumentRef
 from dialogs.context import DialogContext
 from dialogs.menu import choice
-from dialogs.ports import CaseView, Role
+from dialogs.ports import CaseView, DisbursementView, Page, PaymentView, Role
 from dialogs.words import Intent
 
 FREQUENCIES = {
@@ -102,22 +104,18 @@ def payments(ctx: DialogContext, offset: int = 0) -> None:
     if page.total == 0:
         ctx.result.say(_("There are no payments on file for your cases yet."))
         return
-    several = len(cases) > 1
-    lines = [
-        t.ngettext(
-            "Payment {first}-{last} of {total}, newest first:",
-            "Payments {first}-{last} of {total}, newest first:",
-            page.total,
-        ).format(
-            first=offset + 1, last=offset + len(page.items), total=page.total
-        )
-    ]
-    for item in page.items:
-        line = _("{date}: {amount}, {source}").format(
+    header = t.ngettext(
+        "Payment {first}-{last} of {total}, newest first:",
+        "Payments {first}-{last} of {total}, newest first:",
+        page.total,
+    )
+
+    def describe(item: PaymentView) -> str:
+        return _("{date}: {amount}, {source}").format(
             date=t.date(item.date), amount=t.money(item.amount), source=_(SOURCES.get(item.source, item.source))
         )
-        lines.append(line + (f" ({mask(item.case_number)})" if several else ""))
-    _listing_footer(ctx, "payments", offset, len(page.items), page.total, lines)
+
+    _show_page(ctx, "payments", header, page, offset, len(cases) > 1, describe)
 
 
 def disbursements(ctx: DialogContext, offset: int = 0) -> None:
@@ -137,22 +135,34 @@ def disbursements(ctx: DialogContext, offset: int = 0) -> None:
     if page.total == 0:
         ctx.result.say(_("No payments have been sent to you yet."))
         return
-    several = len(receiving) > 1
-    lines = [
-        t.ngettext(
-            "Payment sent to you {first}-{last} of {total}, newest first:",
-            "Payments sent to you {first}-{last} of {total}, newest first:",
-            page.total,
-        ).format(
-            first=offset + 1, last=offset + len(page.items), total=page.total
-        )
-    ]
-    for item in page.items:
-        line = _("{date}: {amount} by {method}").format(
+    header = t.ngettext(
+        "Payment sent to you {first}-{last} of {total}, newest first:",
+        "Payments sent to you {first}-{last} of {total}, newest first:",
+        page.total,
+    )
+
+    def describe(item: DisbursementView) -> str:
+        return _("{date}: {amount} by {method}").format(
             date=t.date(item.date), amount=t.money(item.amount), method=_(METHODS.get(item.method, item.method))
         )
-        lines.append(line + (f" ({mask(item.case_number)})" if several else ""))
-    _listing_footer(ctx, "disbursements", offset, len(page.items), page.total, lines)
+
+    _show_page(ctx, "disbursements", header, page, offset, len(receiving) > 1, describe)
+
+
+def _show_page(
+    ctx: DialogContext,
+    kind: str,
+    header: str,
+    page: Page,
+    offset: int,
+    several_cases: bool,
+    describe: Callable,
+) -> None:
+    """One page of a list, each line tagged with its case when the parent has several."""
+    lines = [header.format(first=offset + 1, last=offset + len(page.items), total=page.total)]
+    for item in page.items:
+        lines.append(describe(item) + (f" ({mask(item.case_number)})" if several_cases else ""))
+    _listing_footer(ctx, kind, offset, len(page.items), page.total, lines)
 
 
 def _listing_footer(

@@ -8,9 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from bot.hashing import normalise_ssn
 from dialogs.context import DialogContext, State
-from dialogs.verification import HELPLINE, TTY
+from dialogs.verification import HELPLINE, TTY, read_ssn
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
@@ -50,12 +49,10 @@ def start(ctx: DialogContext) -> None:
 
 def take_ssn(ctx: DialogContext, text: str) -> None:
     _ = ctx.t.gettext
-    ctx.result.inbound_was_secret = True
-    digits = normalise_ssn(text)
-    if digits is None:
-        ctx.result.say(_("Please send the 9 digits of your SSN, for example 123-45-6789."))
+    token = read_ssn(ctx, text)
+    if token is None:
         return
-    ctx.go(State.PIN_REQUEST_DOB, ssn_token=ctx.services.ssn_token(digits))
+    ctx.go(State.PIN_REQUEST_DOB, ssn_token=token)
     ctx.result.say(_("Now send your date of birth, for example 1985-07-31 or 07/31/1985."))
 
 

@@ -42,15 +42,24 @@ def say_throttled(ctx: DialogContext) -> None:
     )
 
 
-def take_ssn(ctx: DialogContext, text: str) -> None:
-    _ = ctx.t.gettext
+def read_ssn(ctx: DialogContext, text: str) -> str | None:
+    """The SSN's keyed token, or None after a hint. The message is a secret either way."""
     ctx.result.inbound_was_secret = True
     digits = normalise_ssn(text)
     if digits is None:
+        _ = ctx.t.gettext
         ctx.result.say(_("Please send the 9 digits of your SSN, for example 123-45-6789."))
+        return None
+    return ctx.services.ssn_token(digits)
+
+
+def take_ssn(ctx: DialogContext, text: str) -> None:
+    _ = ctx.t.gettext
+    token = read_ssn(ctx, text)
+    if token is None:
         return
     pending = ctx.conversation.data.get("pending", str(Intent.MENU))
-    ctx.go(State.AWAIT_PIN, pending=pending, ssn_token=ctx.services.ssn_token(digits))
+    ctx.go(State.AWAIT_PIN, pending=pending, ssn_token=token)
     ctx.result.say(
         _(
             "Thank you. Now send your 5-digit account PIN, from the notice mailed to you."
