@@ -234,7 +234,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         rows.append(r["sms"].row(r["floor"]))
         rows.append(r["floor_after"].row())
     table = common.md_table(
-        ["run", "req/s", "vs floor", "p50 ms", "p99 ms", "server CPU ms/req", "requests", "errors"], rows
+        ["run", "req/s", "vs floor", "p50 ms", "p99 ms", "server CPU ms/req", "machine busy", "requests", "errors"], rows
     )
     lines = [
         f"Webhook: {args.channel} `BALANCE` from {SENDERS} verified senders, {args.cases:,} cases,"

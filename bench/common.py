@@ -123,6 +123,13 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def rss_mib(pid: int | None = None) -> float:
     status = Path(f"/proc/{pid or 'self'}/status").read_text()
     for line in status.splitlines():
@@ -346,11 +353,12 @@ class WrkResult:
     errors: int  # socket errors + non-2xx + bodies without the expected text
     wrapped: int  # times a connection ran out of distinct requests and started again
     server_cpu_ms: float = float("nan")  # the server's CPU time (all its processes) per request
+    machine_busy: float = float("nan")  # share of all CPUs busy during the run (anything running)
 
     def row(self, floor: float | None = None) -> list[object]:
         ratio = f"{self.rps / floor:.2f}x" if floor else "1.00x (floor)"
         return [self.label, f"{self.rps:,.0f}", ratio, f"{self.p50_ms:.1f}", f"{self.p99_ms:.1f}",
-                f"{self.server_cpu_ms:.2f}", f"{self.requests:,}", self.errors]
+                f"{self.server_cpu_ms:.2f}", f"{self.machine_busy:.0%}", f"{self.requests:,}", self.errors]
 
 
 def write_request_file(path: Path, requests: list[tuple[str, str, dict[str, str], str]]) -> None:
@@ -380,6 +388,7 @@ def run_wrk(
         os.environ, BENCH_REQUESTS=str(request_file), BENCH_EXPECT=expect, BENCH_THREADS=str(threads)
     )
     cpu_before = cpu_seconds(server_pids or [])
+    machine_before = machine_ticks()
     completed = subprocess.run(
         [wrk, "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
          "--timeout", "10s", "-s", str(LUA_SCRIPT), url],
@@ -394,6 +403,8 @@ def run_wrk(
     if figures is None:
         raise SystemExit(f"wrk printed no figures:\n{completed.stdout}\n{completed.stderr}")
     cpu_used = cpu_seconds(server_pids or []) - cpu_before
+    busy_after, total_after = machine_ticks()
+    busy_share = (busy_after - machine_before[0]) / max(1, total_after - machine_before[1])
     seconds_taken = figures["duration_us"] / 1e6
     result = WrkResult(
         label=label,
@@ -405,9 +416,11 @@ def run_wrk(
         errors=figures["errors"],
         wrapped=figures["wrapped"],
         server_cpu_ms=cpu_used * 1000 / figures["requests"] if server_pids and figures["requests"] else float("nan"),
+        machine_busy=busy_share,
     )
     log(f"{label}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms,"
-        f" {result.requests:,} requests, {result.errors} errors, server CPU {result.server_cpu_ms:.2f} ms/request")
+        f" {result.requests:,} requests, {result.errors} errors, server CPU {result.server_cpu_ms:.2f} ms/request,"
+        f" machine {result.machine_busy:.0%} busy")
     return result
 
 
