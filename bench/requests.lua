@@ -23,10 +23,16 @@ function init(args)
    local data = handle:read("*a")
    handle:close()
    expect = os.getenv("BENCH_EXPECT") or ""
-   prepared = {}
-   local index = 0
+   local records = {}
    for record in data:gmatch("([^\30]+)\30") do
-      if index % thread_count == thread_index then
+      table.insert(records, record)
+   end
+   assert(#records > 0, "no requests in " .. os.getenv("BENCH_REQUESTS"))
+   -- Fewer records than threads (a single GET /healthz): every thread replays them all.
+   local share = #records >= thread_count
+   prepared = {}
+   for index, record in ipairs(records) do
+      if not share or (index - 1) % thread_count == thread_index then
          local method, path, header_text, body = record:match("^([^\31]*)\31([^\31]*)\31([^\31]*)\31(.*)$")
          local headers = {}
          for line in header_text:gmatch("[^\29]+") do
@@ -36,9 +42,7 @@ function init(args)
          if body == "" then body = nil end
          table.insert(prepared, wrk.format(method, path, headers, body))
       end
-      index = index + 1
    end
-   assert(#prepared > 0, "no requests for this thread in " .. os.getenv("BENCH_REQUESTS"))
    position = 0
    wrapped = 0
    bad = 0
