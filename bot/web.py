@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import ConfigError, Settings
 from bot.runtime import Runtime, open_runtime
+from bot.store.session import READ_ONLY
 from bot.web_components import WebComponent
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ async def _no_receive() -> Message:  # pragma: no cover - a plain response never
 
 
 def _database_answers(runtime: Runtime) -> None:
-    with runtime.db.connect() as conn:
+    with runtime.db.connect().execution_options(**{READ_ONLY: True}) as conn:
         conn.execute(text("SELECT 1"))
 
 

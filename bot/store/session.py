@@ -14,6 +14,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Execution option for a connection that only reads (health checks): on SQLite it opens a
+# deferred transaction instead of taking the write lock.
+READ_ONLY = "csbot_read_only"
 
 
 class DatabaseUnavailable(Exception):
@@ -73,7 +76,10 @@ def _configure_sqlite(engine: Engine) -> None:
     def _begin(conn) -> None:  # type: ignore[no-untyped-def]
         # IMMEDIATE takes the write lock up front, so two transactions never both read
         # and then fail to upgrade to writing (SQLite's "database is locked" deadlock).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # a reader: never waits for the writer under WAL
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
