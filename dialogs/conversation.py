@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dialogs import answers, menu, office, pin_request, verification
 from dialogs.context import DialogContext, State
 from dialogs.words import Intent, parse_intent
@@ -105,42 +107,29 @@ def handle(ctx: DialogContext, intent: Intent) -> None:
 
 def answer(ctx: DialogContext, intent: Intent, draft: dict | None = None) -> None:
     """Answer an account request for a verified chat."""
-    if intent is Intent.MENU or intent is Intent.GREETING:
-        menu.show(ctx)
-    elif intent is Intent.BALANCE:
-        answers.balance(ctx)
-    elif intent is Intent.PAYMENTS:
-        answers.payments(ctx)
-    elif intent is Intent.DISBURSEMENTS:
-        answers.disbursements(ctx)
-    elif intent is Intent.COUPON:
-        answers.coupon(ctx)
-    elif intent is Intent.STATEMENT:
-        answers.statement(ctx)
-    elif intent is Intent.NOTICE:
-        answers.notice(ctx)
-    elif intent is Intent.OFFICE:
-        office.start(ctx)
-    elif intent is Intent.SEND:
+    if intent is Intent.SEND:
         office.send(ctx, draft)
-    elif intent is Intent.MORE:
-        answers.more(ctx)
-    elif intent is Intent.PDF:
-        answers.payment_history_pdf(ctx)
-    else:
-        menu.show(ctx)
+        return
+    _ANSWERS.get(intent, menu.show)(ctx)
 
 
-def _after_verification(ctx: DialogContext, intent: Intent) -> None:
-    answer(ctx, intent)
+_ANSWERS: dict[Intent, Callable[[DialogContext], None]] = {
+    Intent.MENU: menu.show,
+    Intent.GREETING: menu.show,
+    Intent.BALANCE: answers.balance,
+    Intent.PAYMENTS: answers.payments,
+    Intent.DISBURSEMENTS: answers.disbursements,
+    Intent.COUPON: answers.coupon,
+    Intent.STATEMENT: answers.statement,
+    Intent.NOTICE: answers.notice,
+    Intent.OFFICE: office.start,
+    Intent.MORE: answers.more,
+    Intent.PDF: answers.payment_history_pdf,
+}
 
 
 def _take_pin(ctx: DialogContext, text: str) -> None:
-    verification.take_pin(ctx, text, _after_verification)
-
-
-def _menu_number(ctx: DialogContext, text: str) -> None:
-    menu.not_understood(ctx)
+    verification.take_pin(ctx, text, answer)
 
 
 _STATE_INPUT = {
