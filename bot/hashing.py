@@ -12,8 +12,10 @@ import hmac
 import re
 
 _NON_DIGITS = re.compile(r"[\s-]")
-SSN_SHAPE = re.compile(r"^\d{9}$")
-PIN_SHAPE = re.compile(r"^\d{5}$")
+# ASCII digits only: \d would also take full-width or Arabic-Indic digits, which the keyed
+# hashes (and the agency's records) do not use.
+SSN_SHAPE = re.compile(r"^[0-9]{9}$")
+PIN_SHAPE = re.compile(r"^[0-9]{5}$")
 
 # Stands in for an unknown person so the unknown-SSN path does the same hashing work.
 UNKNOWN_PERSON_ID = "\x00unknown"

@@ -120,4 +120,4 @@ class DialogContext:
 
 
 # Data that belongs to the session rather than to one step.
-_DURABLE_KEYS = {"needs_pin", "person_lang", "listing"}
+_DURABLE_KEYS = {"needs_pin", "person_lang", "listing", "office_resume"}

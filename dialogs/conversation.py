@@ -27,12 +27,15 @@ def step(ctx: DialogContext, text: str) -> None:
         intent = parse_intent(text)
     text = text or ""
 
-    if intent in (Intent.OPT_OUT, Intent.OPT_IN) or ctx.is_sms:
-        if _sms_compliance(ctx, intent):
-            return
-
+    # SMS opt-out words outrank everything (carrier rules), even a message being typed.
+    if ctx.is_sms and _sms_compliance(ctx, intent):
+        return
     if conv.state is State.OFFICE_COMPOSE and intent is not Intent.MENU:
         office.take_draft(ctx, text)
+        return
+    if _resume_office_message(ctx, text, intent):
+        return
+    if intent in (Intent.OPT_OUT, Intent.OPT_IN) and _sms_compliance(ctx, intent):
         return
     if intent is not None:
         handle(ctx, intent)
@@ -77,9 +80,11 @@ def _sms_compliance(ctx: DialogContext, intent: Intent | None) -> bool:
 def handle(ctx: DialogContext, intent: Intent) -> None:
     conv = ctx.conversation
     if intent is Intent.HELP:
+        ctx.go(State.IDLE)
         menu.help(ctx)
         return
     if intent in (Intent.ENGLISH, Intent.FRENCH):
+        ctx.go(State.IDLE)
         menu.set_language(ctx, intent)
         return
     if intent is Intent.PIN:
@@ -147,10 +152,10 @@ def _numbered_choice(ctx: DialogContext, text: str, intent: Intent | None) -> st
     """A bare number picks from the choices offered in the last reply (menu, MORE, ...)."""
     stripped = text.strip().rstrip(".)")
     offered = ctx.conversation.data.get("offered")
-    if not offered and ctx.verified and ctx.conversation.state is State.IDLE and stripped.isdigit():
+    if not offered and ctx.verified and ctx.conversation.state is State.IDLE and _is_number(stripped):
         # The menu's numbers work even when the menu is not on screen.
         offered = [menu.keyword(ctx, i) for i in menu.menu_intents(ctx.services.cases(ctx.conversation.person_id or ""))]
-    if intent is not None or not stripped.isdigit() or not offered:
+    if intent is not None or not _is_number(stripped) or not offered:
         return text
     if ctx.conversation.state in _STATE_INPUT and ctx.conversation.state is not State.OFFICE_CONFIRM:
         return text  # the state expects this number itself (a case number, a PIN, ...)
@@ -167,12 +172,38 @@ def _apply_session_limits(ctx: DialogContext) -> None:
         return
     if conv.verified_at is None or ctx.now - conv.verified_at > ctx.policy.session_absolute:
         verification.end_session(ctx)
+        if conv.state is State.AWAIT_PIN:  # the PIN was being asked again: now the SSN is
+            ctx.go(State.AWAIT_SSN, pending=conv.data.get("pending", str(Intent.MENU)))
     elif conv.last_activity_at is not None and ctx.now - conv.last_activity_at > ctx.policy.session_idle:
         conv.data["needs_pin"] = True
+        if conv.state in _ACCOUNT_STATES:
+            # What the parent was writing to the office waits for the PIN, not the bin.
+            kept = {key: conv.data.get(key) for key in ("case", "role", "office", "draft")}
+            conv.data["office_resume"] = {**kept, "state": str(conv.state)}
     else:
         return
     if conv.state in _ACCOUNT_STATES:
         ctx.go(State.IDLE)
+
+
+def _resume_office_message(ctx: DialogContext, text: str, intent: Intent | None) -> bool:
+    """After an idle lapse in the middle of an office message: the next plain text (or OFFICE,
+    SEND) asks the PIN and then carries on; any other word abandons the message."""
+    conv = ctx.conversation
+    resume = conv.data.get("office_resume")
+    if not resume or ctx.verified or conv.state is not State.IDLE:
+        return False
+    if intent not in (None, Intent.OFFICE, Intent.SEND):
+        conv.data.pop("office_resume", None)
+        return False
+    if intent is None and resume.get("state") == str(State.OFFICE_COMPOSE):
+        resume["draft"] = text  # checked (length, no SSN) when the message is resumed
+    verification.start(ctx, Intent.OFFICE)
+    return True
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def _looks_secret(text: str) -> bool:

@@ -21,6 +21,10 @@ RECENT_MESSAGES = 3
 # Nine digits in SSN shape anywhere in the text: never mailed on.
 _SSN_LIKE = re.compile(r"(?<!\d)\d{3}[\s-]?\d{2}[\s-]?\d{4}(?!\d)")
 
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 STATUS_LABELS = {
     "queued": N_("waiting to be sent"),
     "sending": N_("waiting to be sent"),
@@ -33,6 +37,9 @@ def start(ctx: DialogContext) -> None:
     t = ctx.t
     _ = t.gettext
     person_id = ctx.conversation.person_id or ""
+    resume = ctx.conversation.data.pop("office_resume", None)
+    if resume and _resume(ctx, resume):
+        return
     recent = ctx.services.recent_office_messages(person_id, RECENT_MESSAGES)
     if recent:
         ctx.services.record_view(person_id, ctx.chat, "office_messages")
@@ -63,12 +70,26 @@ def start(ctx: DialogContext) -> None:
     ctx.result.say("\n".join(lines), choices)
 
 
+def _resume(ctx: DialogContext, resume: dict) -> bool:
+    """Carry on with a message interrupted by the PIN check; False when its case is gone."""
+    cases = {case.case_number: case for case in ctx.services.cases(ctx.conversation.person_id or "")}
+    case = cases.get(str(resume.get("case")))
+    if case is None:
+        return False
+    if resume.get("draft"):  # straight to the preview of what was typed
+        ctx.go(State.OFFICE_COMPOSE, case=case.case_number, role=str(case.role), office=case.office_name)
+        take_draft(ctx, str(resume["draft"]))
+    else:
+        _compose(ctx, case)
+    return True
+
+
 def choose_case(ctx: DialogContext, text: str) -> None:
     _ = ctx.t.gettext
     offered: list[str] = list(ctx.conversation.data.get("cases", []))
     picked = text.strip()
     cases = {case.case_number: case for case in ctx.services.cases(ctx.conversation.person_id or "")}
-    if picked.isdigit() and 1 <= int(picked) <= len(offered) and offered[int(picked) - 1] in cases:
+    if _is_number(picked) and 1 <= int(picked) <= len(offered) and offered[int(picked) - 1] in cases:
         _compose(ctx, cases[offered[int(picked) - 1]])
         return
     ctx.result.say(

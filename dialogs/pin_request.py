@@ -11,9 +11,9 @@ import re
 from dialogs.context import DialogContext, State
 from dialogs.verification import HELPLINE, TTY, read_ssn
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
-_ZIP = re.compile(r"^(\d{5})(?:-?\d{4})?$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
+_SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$", re.ASCII)
+_ZIP = re.compile(r"^(\d{5})(?:-?\d{4})?$", re.ASCII)
 
 
 def parse_birth_date(text: str, locale: str, today: dt.date) -> dt.date | None:

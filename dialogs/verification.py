@@ -24,7 +24,15 @@ def start(ctx: DialogContext, pending: Intent) -> None:
     conv = ctx.conversation
     if conv.person_id is not None and conv.data.get("needs_pin"):
         ctx.go(State.AWAIT_PIN, pending=str(pending), reauth=True)
-        ctx.result.say(_("For your security, please send your 5-digit account PIN again."))
+        if conv.data.get("office_resume"):
+            ctx.result.say(
+                _(
+                    "For your security, please send your 5-digit account PIN again. What you"
+                    " were writing to your office is kept."
+                )
+            )
+        else:
+            ctx.result.say(_("For your security, please send your 5-digit account PIN again."))
         return
     ctx.go(State.AWAIT_SSN, pending=str(pending))
     ctx.result.say(
@@ -124,4 +132,5 @@ def end_session(ctx: DialogContext) -> None:
     conv.data.pop("needs_pin", None)
     conv.data.pop("person_lang", None)
     conv.data.pop("listing", None)
+    conv.data.pop("office_resume", None)
     ctx.person_language = None

@@ -8,7 +8,14 @@ from sqlalchemy import func, select
 from bot.importer import import_extract
 from bot.messages import Channel, DocumentKind
 from bot.runtime import open_runtime
-from bot.store.models import AccountLock, AuditRecord, Conversation, OfficeMessage, PinRequest
+from bot.store.models import (
+    AccountLock,
+    AuditRecord,
+    Conversation,
+    OfficeMessage,
+    PinRequest,
+    VerificationFailure,
+)
 from tests.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA, UNKNOWN_SSN, make_bot
 
 
@@ -414,3 +421,82 @@ def test_duplicate_delivery_on_postgres(make_settings, postgres_url, example_ext
     assert pg_bot.send("HELP", delivery_id="SM-pg").replies
     assert pg_bot.send("HELP", delivery_id="SM-pg").duplicate
     runtime.dispose()
+
+
+# --- found in review -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["²", "９８７６５４３２０", "٤٨٢١٣", "１"])
+def test_non_ascii_digits_get_hints_not_errors(bot, text):
+    bot.verify(AMINATA)
+    bot.say("BUREAU")
+    assert "Envoyez le numéro" in bot.say(text)  # the case picker
+    bot.say("MENU")
+    assert bot.say(text)  # the menu (numbers)
+    bot.say("LOGOUT")
+    bot.say("SOLDE")
+    assert bot.send(text).inbound_was_secret  # the SSN step: a hint, and deleted on Telegram
+    bot.say(AMINATA["ssn"])
+    assert "5 chiffres" in bot.say(text)
+    assert "vérifiée" in bot.say(AMINATA["pin"])
+
+
+def test_idle_lapse_while_typing_keeps_the_office_message(bot):
+    bot.verify(MARIA)
+    bot.say("OFFICE")
+    bot.clock.advance(seconds=1000)
+    reply = bot.say("Please call me back about my address.")
+    assert "PIN again" in reply and "is kept" in reply
+    confirm = bot.say(MARIA["pin"])
+    assert "You are verified" in confirm and '"Please call me back about my address."' in confirm
+    assert "Your reference is OM-" in bot.say("SEND")
+    with bot.runtime.sessions() as s:
+        assert s.scalars(select(OfficeMessage.body)).one() == "Please call me back about my address."
+
+
+def test_idle_lapse_at_the_preview_keeps_the_draft_until_send(bot):
+    bot.verify(MARIA)
+    bot.say("OFFICE")
+    bot.say("My new phone is 212-555-0100.")
+    bot.clock.advance(seconds=1000)
+    assert "is kept" in bot.say("SEND")
+    assert '"My new phone is 212-555-0100."' in bot.say(MARIA["pin"])
+    assert "Your reference is OM-" in bot.say("SEND")
+
+
+def test_an_idle_lapse_then_another_word_abandons_the_message(bot):
+    bot.verify(MARIA)
+    bot.say("OFFICE")
+    bot.say("draft text")
+    bot.clock.advance(seconds=1000)
+    bot.say("BALANCE")
+    assert "$1,475.75" in bot.say(MARIA["pin"])
+    assert "no message waiting" in bot.say("SEND")
+
+
+def test_twelve_hours_passing_during_the_pin_check_asks_the_ssn(bot):
+    bot.verify(MARIA)
+    bot.clock.advance(hours=11, minutes=58)
+    assert "PIN again" in bot.say("BALANCE")
+    bot.clock.advance(minutes=3)
+    reply = bot.say(MARIA["pin"])
+    assert "9 digits of your SSN" in reply and "could not verify" not in reply
+    assert count(bot, VerificationFailure) == 0
+    bot.say(MARIA["ssn"])
+    assert "$1,475.75" in bot.say(MARIA["pin"])
+
+
+def test_help_and_language_words_abandon_the_step(bot):
+    bot.say("BALANCE")
+    bot.say(MARIA["ssn"])
+    bot.say("HELP")
+    assert "did not understand" in bot.say(MARIA["pin"])
+    bot.say("PIN")
+    bot.say("FRANCAIS")
+    assert "pas compris" in bot.say("1988-03-14")
+
+
+def test_on_telegram_stop_words_while_typing_are_the_message(bot):
+    bot.verify(MARIA, sender="31", channel=Channel.TELEGRAM)
+    bot.say("OFFICE", sender="31", channel=Channel.TELEGRAM)
+    assert '"Stop"' in bot.say("Stop", sender="31", channel=Channel.TELEGRAM)

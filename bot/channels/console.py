@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from bot.channels.sms import apology_text
 from bot.config import Settings
 from bot.engine import ConversationEngine
 from bot.i18n import translator
@@ -23,6 +24,7 @@ from bot.messages import Channel, InboundMessage, Outcome
 from bot.runtime import Runtime, open_runtime
 
 DEMO_DATABASE_URL = "sqlite:///csbot-demo.db"
+log = logging.getLogger(__name__)
 
 
 def run_chat(settings: Settings, *, as_channel: str, sender: str | None) -> int:
@@ -82,7 +84,13 @@ def chat(
         if not text.strip():
             continue
         delivery = f"console-{dt.datetime.now(dt.timezone.utc).timestamp()}-{number}"
-        outcome = engine.handle(InboundMessage(channel, who, text, delivery_id=delivery))
+        try:
+            outcome = engine.handle(InboundMessage(channel, who, text, delivery_id=delivery))
+        except Exception:  # like the real channels: an apology, and the chat goes on
+            error_id = secrets.token_hex(4).upper()
+            log.exception("console chat: message not handled (error %s)", error_id)
+            print("bot> " + apology_text("en", error_id), file=out)
+            continue
         for printed in render(runtime.settings, channel, outcome):
             print(printed, file=out)
         out.flush()
