@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from dialogs import answers, menu, office, pin_request, verification
 from dialogs.context import DialogContext, State
-from dialogs.words import Intent, parse_intent
+from dialogs.words import Intent, language_of_word, parse_intent
 
 # Everything about an account needs a verified chat (spec/interface.md, Verification).
 ACCOUNT_INTENTS = {
@@ -22,6 +22,8 @@ def step(ctx: DialogContext, text: str) -> None:
     conv = ctx.conversation
     _apply_session_limits(ctx)
     intent = parse_intent(text)
+    if intent is not None and (word_language := language_of_word(text)):
+        conv.hint_locale = word_language  # the parent's own word beats a guess
     text = _numbered_choice(ctx, text, intent)
     if text is not None and intent is None:
         intent = parse_intent(text)

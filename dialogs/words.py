@@ -79,6 +79,26 @@ WORDS: dict[str, Intent] = {
     "UNSTOP": Intent.OPT_IN,
 }
 
+# Words that exist in one language only: a hint of the parent's language when the chat has
+# none (SMS carries no language_code). MENU, PIN, COUPON, PDF and PLUS are shared.
+FRENCH_WORDS = {"AIDE", "SOLDE", "PAIEMENTS", "HISTORIQUE", "VERSEMENTS", "RELEVE", "AVIS",
+                "BUREAU", "FRANCAIS", "ANGLAIS", "DECONNEXION", "ENVOYER", "ARRET"}
+ENGLISH_WORDS = {"HELP", "INFO", "BALANCE", "PAYMENTS", "HISTORY", "DISBURSEMENTS",
+                 "STATEMENT", "NOTICE", "OFFICE", "ENGLISH", "FRENCH", "LOGOUT", "SEND", "MORE"}
+
+
+def language_of_word(text: str) -> str | None:
+    """'fr' for AIDE or SOLDE, 'en' for HELP or BALANCE, None for anything else."""
+    if len(text) > 40:
+        return None
+    folded = fold(text)
+    if folded in FRENCH_WORDS:
+        return "fr"
+    if folded in ENGLISH_WORDS:
+        return "en"
+    return None
+
+
 # Telegram /commands: the English names, plus /start and /help.
 COMMANDS: dict[str, Intent] = {
     "start": Intent.GREETING,

@@ -500,3 +500,17 @@ def test_on_telegram_stop_words_while_typing_are_the_message(bot):
     bot.verify(MARIA, sender="31", channel=Channel.TELEGRAM)
     bot.say("OFFICE", sender="31", channel=Channel.TELEGRAM)
     assert '"Stop"' in bot.say("Stop", sender="31", channel=Channel.TELEGRAM)
+
+
+def test_a_french_word_is_a_language_hint_before_verification(bot):
+    assert "sécurité sociale" in bot.say("solde", sender="+15550001111")
+    assert "désabonné" in bot.say("ARRET", sender="+15550002222")
+    assert "888-208-4485" in bot.say("Aide", sender="+15550003333")
+    assert "frais de messagerie" in bot.say("AIDE", sender="+15550003333")
+    # An English word switches the hint back; a chosen language or the person's wins over it.
+    assert "Social Security" in bot.say("BALANCE", sender="+15550001111")
+    bot.say("FRANCAIS", sender="+15550004444")
+    assert "sécurité sociale" in bot.say("BALANCE", sender="+15550004444")
+    reply = bot.verify(JAMES, sender="+15550005555")
+    assert "Thank you, James" in reply
+    assert "Case *0001" in bot.say("SOLDE", sender="+15550005555")
