@@ -88,8 +88,9 @@ ENGLISH_WORDS = {"HELP", "INFO", "BALANCE", "PAYMENTS", "HISTORY", "DISBURSEMENT
 
 
 def language_of_word(text: str) -> str | None:
-    """'fr' for AIDE or SOLDE, 'en' for HELP or BALANCE, None for anything else."""
-    if len(text) > 40:
+    """'fr' for AIDE or SOLDE, 'en' for HELP or BALANCE, None for anything else. Telegram's
+    /commands have English names whatever the parent's language: they say nothing."""
+    if len(text) > 40 or text.lstrip().startswith("/"):
         return None
     folded = fold(text)
     if folded in FRENCH_WORDS:

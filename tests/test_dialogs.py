@@ -514,3 +514,8 @@ def test_a_french_word_is_a_language_hint_before_verification(bot):
     reply = bot.verify(JAMES, sender="+15550005555")
     assert "Thank you, James" in reply
     assert "Case *0001" in bot.say("SOLDE", sender="+15550005555")
+
+
+def test_telegram_commands_are_not_a_language_hint(bot):
+    reply = bot.say("/balance", sender="61", channel=Channel.TELEGRAM, hint="fr-CA")
+    assert "sécurité sociale" in reply
