@@ -28,6 +28,7 @@ from bot.store.models import Conversation, HandledDelivery, OfficeMessage
 from dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
 from serve_process import free_port, serve  # noqa: F401
 from test_security_http import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
+from smtp_mailbox import Mailbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -40,17 +41,6 @@ def script(n: int) -> list[str]:
     person = PEOPLE[n % len(PEOPLE)]
     office = ["OFFICE"] if person is not AMINATA else ["OFFICE", "1"]  # two cases: pick one
     return ["BALANCE", person["ssn"], person["pin"], *office, f"Message number {n}, please call.", "SEND", "HELP"]
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        with self.lock:
-            self.received.append(envelope.original_content)
-        return "250 OK"
 
 
 def test_kill_9_under_load_loses_nothing_and_doubles_nothing(postgres_url: str, serve) -> None:  # noqa: F811

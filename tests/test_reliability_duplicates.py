@@ -5,7 +5,6 @@ queued office message and one office mail."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
 import httpx
@@ -17,19 +16,9 @@ from dialog_harness import CLAUDE, MARIA
 from fake_bot_api import FakeBotApi, next_update_id
 from serve_process import free_port, running_serve
 from test_security_http import TELEGRAM_TOKEN, Sms, Telegram, async_send, both_channels_env, count_rows, db_engine, load_example
+from smtp_mailbox import Mailbox
 
 pytestmark = pytest.mark.slow
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        with self.lock:
-            self.received.append(envelope.original_content)
-        return "250 OK"
 
 
 def test_five_deliveries_of_one_message_act_once(tmp_path) -> None:
