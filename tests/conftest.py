@@ -8,72 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.config import load_settings
-
-FIXTURES = Path(__file__).parent
-EXAMPLE_EXTRACT = FIXTURES / "example-import.json"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CSBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+from tests.support.databases import (
+    EXAMPLE_EXTRACT,
+    TEST_SECRET_KEY,
+    drop_postgres_schema,
+    new_postgres_schema,
+    require_postgres,
 )
-TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
-
-def _postgres_reachable() -> str | None:
-    """None when reachable, else the reason."""
-    try:
-        import psycopg
-
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-        return None
-    except Exception as exc:  # any failure means "not here"
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-
-
-_PG_PROBLEM: str | None | bool = False  # False = not probed yet
-
-
-def postgres_problem() -> str | None:
-    global _PG_PROBLEM
-    if _PG_PROBLEM is False:
-        _PG_PROBLEM = _postgres_reachable()
-    return _PG_PROBLEM  # type: ignore[return-value]
-
-
-def require_postgres() -> None:
-    problem = postgres_problem()
-    if problem is None:
-        return
-    message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable ({problem})"
-    if IN_CI:
-        pytest.fail(message + ": CI must run the PostgreSQL tests", pytrace=False)
-    pytest.skip(message)
-
-
-def new_postgres_schema() -> tuple[str, str]:
-    """Create an empty schema; return (url bound to it, schema name)."""
-    import psycopg
-
-    schema = "t_" + secrets.token_hex(6)
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    separator = "&" if "?" in POSTGRES_ADMIN_URL else "?"
-    return f"{POSTGRES_ADMIN_URL}{separator}options=-csearch_path%3D{schema}", schema
-
-
-def drop_postgres_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
+pytest_plugins = ["tests.support.serve_process"]
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
@@ -131,3 +80,37 @@ def example_extract_path(tmp_path: Path) -> Path:
     target = tmp_path / "example-import.json"
     shutil.copy(EXAMPLE_EXTRACT, target)
     return target
+
+
+@pytest.fixture
+def runtime_factory(make_settings):
+    """Open runtimes on a database with extra settings; every one is disposed afterwards."""
+    from bot.runtime import Runtime, open_runtime
+
+    opened: list[Runtime] = []
+
+    def build(database_url: str, **env: str) -> Runtime:
+        runtime = open_runtime(make_settings(database_url, **env))
+        opened.append(runtime)
+        return runtime
+
+    yield build
+    for runtime in opened:
+        runtime.dispose()
+
+
+@pytest.fixture
+def runtime(db_url, runtime_factory):
+    """An empty, migrated database (SQLite and PostgreSQL)."""
+    return runtime_factory(db_url)
+
+
+@pytest.fixture
+def loaded_runtime(db_url, runtime_factory):
+    """The example extract (tests/example-import.json) imported, documents linked from
+    https://bot.example.org."""
+    from bot.importer import import_extract
+
+    runtime = runtime_factory(db_url, CSBOT_PUBLIC_URL="https://bot.example.org")
+    import_extract(runtime, EXAMPLE_EXTRACT)
+    return runtime

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.support.databases import TEST_SECRET_KEY
 
 
 def _env(database_url: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from bot.store.models import (
     PinRequest,
     VerificationFailure,
 )
-from tests.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA, UNKNOWN_SSN, make_bot
+from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA, UNKNOWN_SSN, make_bot
 
 
 @pytest.fixture

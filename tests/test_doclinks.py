@@ -6,7 +6,9 @@ import base64
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from bot.config import load_settings
 from bot.doclinks import (
@@ -16,10 +18,9 @@ from bot.doclinks import (
     read_document_token,
 )
 from bot.messages import DocumentKind, DocumentRef
+from tests.support.databases import TEST_SECRET_KEY
 
-from conftest import TEST_SECRET_KEY
-
-NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from bot.store.models import (
     Statement,
 )
 
-NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 20)
 
 
@@ -105,14 +105,6 @@ def pdf_text(pdf: bytes) -> str:
     return re.sub(r"[ \u00a0\u202f\u2009]+", " ", text)
 
 
-@pytest.fixture
-def runtime(make_settings, db_url, example_extract):
-    settings = make_settings(db_url, CSBOT_PUBLIC_URL="https://bot.example.org")
-    rt = open_runtime(settings)
-    seed_example(rt, example_extract)
-    yield rt
-    rt.dispose()
-
 
 def _render(runtime: Runtime, kind: DocumentKind, person: str, record: str, locale: str = "en"):
     ref = DocumentRef(kind=kind, person_id=person, record_id=record, locale=locale)
@@ -137,8 +129,8 @@ def _assert_private(text: str, extract: dict, person_id: str, other_id: str) -> 
 # --- content ---------------------------------------------------------------------------------
 
 
-def test_statement_english(runtime, example_extract):
-    filename, pdf = _render(runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S1")
+def test_statement_english(loaded_runtime, example_extract):
+    filename, pdf = _render(loaded_runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S1")
     assert filename == "statement-CS10000001-2026-10.pdf"
     assert pdf.startswith(b"%PDF-")
     text = pdf_text(pdf)
@@ -153,15 +145,15 @@ def test_statement_english(runtime, example_extract):
     _assert_private(text, example_extract, "P-1002", "P-1001")
 
 
-def test_statement_for_the_receiving_parent_too(runtime, example_extract):
-    _, pdf = _render(runtime, DocumentKind.STATEMENT, "P-1001", "CS10000001-S1")
+def test_statement_for_the_receiving_parent_too(loaded_runtime, example_extract):
+    _, pdf = _render(loaded_runtime, DocumentKind.STATEMENT, "P-1001", "CS10000001-S1")
     text = pdf_text(pdf)
     assert "Maria Lopez" in text and "$1,250.75" in text
     _assert_private(text, example_extract, "P-1001", "P-1002")
 
 
-def test_payment_history_newest_first_with_total(runtime, example_extract):
-    filename, pdf = _render(runtime, DocumentKind.PAYMENT_HISTORY, "P-1001", "CS10000001")
+def test_payment_history_newest_first_with_total(loaded_runtime, example_extract):
+    filename, pdf = _render(loaded_runtime, DocumentKind.PAYMENT_HISTORY, "P-1001", "CS10000001")
     assert filename == "payment-history-CS10000001.pdf"
     text = pdf_text(pdf)
     assert "Payment history" in text and "Maria Lopez" in text
@@ -183,16 +175,16 @@ def test_payment_history_newest_first_with_total(runtime, example_extract):
     _assert_private(text, example_extract, "P-1001", "P-1002")
 
 
-def test_payment_history_of_a_case_without_payments(runtime, example_extract):
-    with runtime.sessions() as s, s.begin():
+def test_payment_history_of_a_case_without_payments(loaded_runtime, example_extract):
+    with loaded_runtime.sessions() as s, s.begin():
         for payment in s.scalars(select(Payment).where(Payment.case_number == "CS10000003")):
             s.delete(payment)
-    _, pdf = _render(runtime, DocumentKind.PAYMENT_HISTORY, "P-1005", "CS10000003")
+    _, pdf = _render(loaded_runtime, DocumentKind.PAYMENT_HISTORY, "P-1005", "CS10000003")
     assert "No payments are on record for this case." in pdf_text(pdf)
 
 
-def test_payment_history_spans_pages(runtime):
-    with runtime.sessions() as s, s.begin():
+def test_payment_history_spans_pages(loaded_runtime):
+    with loaded_runtime.sessions() as s, s.begin():
         for n in range(150):
             s.add(
                 Payment(
@@ -200,7 +192,7 @@ def test_payment_history_spans_pages(runtime):
                     date=dt.date(2020, 1, 1) + dt.timedelta(days=n), amount=Decimal("10.00"), source="other",
                 )
             )
-    _, pdf = _render(runtime, DocumentKind.PAYMENT_HISTORY, "P-1005", "CS10000003")
+    _, pdf = _render(loaded_runtime, DocumentKind.PAYMENT_HISTORY, "P-1005", "CS10000003")
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) >= 3
     text = pdf_text(pdf)
@@ -208,8 +200,8 @@ def test_payment_history_spans_pages(runtime):
     assert f"Page 1 of {len(reader.pages)}" in text
 
 
-def test_coupon_has_everything_to_pay_and_a_cut_line(runtime, example_extract):
-    filename, pdf = _render(runtime, DocumentKind.COUPON, "P-1002", "CS10000001-K1")
+def test_coupon_has_everything_to_pay_and_a_cut_line(loaded_runtime, example_extract):
+    filename, pdf = _render(loaded_runtime, DocumentKind.COUPON, "P-1002", "CS10000001-K1")
     assert filename == "coupon-CS10000001-2026-12-01.pdf"
     text = pdf_text(pdf)
     for expected in (
@@ -243,8 +235,8 @@ def test_coupon_remit_to_address_comes_from_settings(make_settings, sqlite_url, 
     assert "PO Box 15363" not in text
 
 
-def test_monthly_notice(runtime, example_extract):
-    filename, pdf = _render(runtime, DocumentKind.NOTICE, "P-1001", "CS10000001-N1")
+def test_monthly_notice(loaded_runtime, example_extract):
+    filename, pdf = _render(loaded_runtime, DocumentKind.NOTICE, "P-1001", "CS10000001-N1")
     assert filename == "notice-CS10000001-2026-10.pdf"
     text = pdf_text(pdf)
     for expected in (
@@ -255,15 +247,15 @@ def test_monthly_notice(runtime, example_extract):
     _assert_private(text, example_extract, "P-1001", "P-1002")
 
 
-def test_french_amounts_and_dates(runtime, example_extract):
+def test_french_amounts_and_dates(loaded_runtime, example_extract):
     """Amounts and dates in French formats. (The French labels need the lead's catalog; the
     words checked here are formatted by Babel, not translated.)"""
-    _, pdf = _render(runtime, DocumentKind.STATEMENT, "P-1004", "CS10000002-S1", locale="fr")
+    _, pdf = _render(loaded_runtime, DocumentKind.STATEMENT, "P-1004", "CS10000002-S1", locale="fr")
     text = pdf_text(pdf)
     assert "Claude Mercier" in text and "CS10000002" in text
     assert "3 169,00 $US" in text and "3 420,00 $US" in text and "502,00 $US" in text
     assert "31 oct. 2026" in text and "20 nov. 2026" in text
-    _, pdf = _render(runtime, DocumentKind.NOTICE, "P-1003", "CS10000002-N1", locale="fr")
+    _, pdf = _render(loaded_runtime, DocumentKind.NOTICE, "P-1003", "CS10000002-N1", locale="fr")
     assert "octobre 2026" in pdf_text(pdf)
 
 
@@ -275,9 +267,9 @@ def test_french_amounts_and_dates(runtime, example_extract):
         (DocumentKind.PAYMENT_HISTORY, "CS10000002", "Historique des paiements"),
     ],
 )
-def test_french_titles_with_accents(runtime, kind, record, title):
+def test_french_titles_with_accents(loaded_runtime, kind, record, title):
     """Needs the lead's French catalog with this part's msgids (listed in the report)."""
-    _, pdf = _render(runtime, kind, "P-1004", record, locale="fr")
+    _, pdf = _render(loaded_runtime, kind, "P-1004", record, locale="fr")
     text = pdf_text(pdf)
     assert title in text
     assert "Date d'établissement" in text or "Date d’établissement" in text
@@ -301,21 +293,21 @@ def test_french_titles_with_accents(runtime, kind, record, title):
         (DocumentKind.COUPON, "P-1002", "CS10000001-S1"),  # a statement id as a coupon
     ],
 )
-def test_refused_unless_a_party_in_the_right_role(runtime, kind, person, record):
+def test_refused_unless_a_party_in_the_right_role(loaded_runtime, kind, person, record):
     with pytest.raises(DocumentNotFound):
-        _render(runtime, kind, person, record)
+        _render(loaded_runtime, kind, person, record)
 
 
-def test_a_parent_in_both_roles_gets_each_in_its_role(runtime):
+def test_a_parent_in_both_roles_gets_each_in_its_role(loaded_runtime):
     # P-1003 receives on CS10000002 and pays on CS10000003.
-    assert _render(runtime, DocumentKind.NOTICE, "P-1003", "CS10000002-N1")[1]
-    assert _render(runtime, DocumentKind.COUPON, "P-1003", "CS10000003-K1")[1]
+    assert _render(loaded_runtime, DocumentKind.NOTICE, "P-1003", "CS10000002-N1")[1]
+    assert _render(loaded_runtime, DocumentKind.COUPON, "P-1003", "CS10000003-K1")[1]
 
 
-def test_open_document_writes_an_audit_record(runtime):
+def test_open_document_writes_an_audit_record(loaded_runtime):
     ref = DocumentRef(DocumentKind.COUPON, "P-1002", "CS10000001-K1", "en")
-    open_document(runtime, ref, channel="telegram", sender="4242", now=NOW)
-    with runtime.sessions() as s:
+    open_document(loaded_runtime, ref, channel="telegram", sender="4242", now=NOW)
+    with loaded_runtime.sessions() as s:
         records = s.scalars(select(AuditRecord)).all()
     assert [(r.person_id, r.channel, r.sender, r.record_kind) for r in records] == [
         ("P-1002", "telegram", "4242", "coupon_pdf")
@@ -323,16 +315,16 @@ def test_open_document_writes_an_audit_record(runtime):
     assert records[0].at == NOW
 
 
-def test_a_refused_document_writes_no_audit_record(runtime):
+def test_a_refused_document_writes_no_audit_record(loaded_runtime):
     with pytest.raises(DocumentNotFound):
-        open_document(runtime, DocumentRef(DocumentKind.COUPON, "P-1001", "CS10000001-K1", "en"),
+        open_document(loaded_runtime, DocumentRef(DocumentKind.COUPON, "P-1001", "CS10000001-K1", "en"),
                       channel="telegram", sender="1", now=NOW)
-    with runtime.sessions() as s:
+    with loaded_runtime.sessions() as s:
         assert s.scalars(select(AuditRecord)).all() == []
 
 
 def test_agency_day_is_new_york_time():
-    late_evening = dt.datetime(2026, 11, 21, 3, 30, tzinfo=dt.timezone.utc)  # 22:30 in New York
+    late_evening = dt.datetime(2026, 11, 21, 3, 30, tzinfo=dt.UTC)  # 22:30 in New York
     assert agency_today(late_evening) == dt.date(2026, 11, 20)
 
 
@@ -348,50 +340,50 @@ class _Clock:
 
 
 @pytest.fixture
-def link_client(runtime):
+def link_client(loaded_runtime):
     clock = _Clock(NOW)
-    app = Starlette(routes=document_component(runtime, clock=clock).routes)
+    app = Starlette(routes=document_component(loaded_runtime, clock=clock).routes)
     with TestClient(app) as client:
         yield client, clock
 
 
-def _token(runtime, kind, person, record, locale="en", now=NOW):
-    return make_document_token(runtime.settings, DocumentRef(kind, person, record, locale), now)
+def _token(loaded_runtime, kind, person, record, locale="en", now=NOW):
+    return make_document_token(loaded_runtime.settings, DocumentRef(kind, person, record, locale), now)
 
 
-def test_link_serves_the_pdf(runtime, link_client):
+def test_link_serves_the_pdf(loaded_runtime, link_client):
     client, _ = link_client
-    response = client.get("/d/" + _token(runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S1"))
+    response = client.get("/d/" + _token(loaded_runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S1"))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["content-disposition"] == 'inline; filename="statement-CS10000001-2026-10.pdf"'
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "$1,250.75" in pdf_text(response.content)
-    with runtime.sessions() as s:
+    with loaded_runtime.sessions() as s:
         kinds = [(r.person_id, r.channel, r.record_kind) for r in s.scalars(select(AuditRecord))]
     assert kinds == [("P-1002", "link", "statement_pdf")]
 
 
-def test_link_in_french_serves_french_formats(runtime, link_client):
+def test_link_in_french_serves_french_formats(loaded_runtime, link_client):
     client, _ = link_client
-    response = client.get("/d/" + _token(runtime, DocumentKind.NOTICE, "P-1003", "CS10000002-N1", "fr"))
+    response = client.get("/d/" + _token(loaded_runtime, DocumentKind.NOTICE, "P-1003", "CS10000002-N1", "fr"))
     assert response.status_code == 200
     assert "3 420,00 $US" in pdf_text(response.content)
 
 
-def test_expired_tampered_unknown_and_foreign_links_are_the_same_404(runtime, link_client):
+def test_expired_tampered_unknown_and_foreign_links_are_the_same_404(loaded_runtime, link_client):
     client, clock = link_client
-    good = _token(runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S1")
+    good = _token(loaded_runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S1")
     tampered = good[:-3] + ("A" if good[-3] != "A" else "B") + good[-2:]
     bad_urls = [
         "/d/" + tampered,
         "/d/" + good[:-1],
         "/d/" + good + "A",
         "/d/not-a-token",
-        "/d/" + _token(runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S9"),  # no such record
-        "/d/" + _token(runtime, DocumentKind.COUPON, "P-1001", "CS10000001-K1"),  # not the payer
-        "/d/" + _token(runtime, DocumentKind.STATEMENT, "P-1005", "CS10000001-S1"),  # not a party
+        "/d/" + _token(loaded_runtime, DocumentKind.STATEMENT, "P-1002", "CS10000001-S9"),  # no such record
+        "/d/" + _token(loaded_runtime, DocumentKind.COUPON, "P-1001", "CS10000001-K1"),  # not the payer
+        "/d/" + _token(loaded_runtime, DocumentKind.STATEMENT, "P-1005", "CS10000001-S1"),  # not a party
     ]
     bodies = set()
     for url in bad_urls:
@@ -406,5 +398,5 @@ def test_expired_tampered_unknown_and_foreign_links_are_the_same_404(runtime, li
     # Fresh again: the same token was fine before it expired.
     clock.now = NOW + dt.timedelta(minutes=14)
     assert client.get("/d/" + good).status_code == 200
-    with runtime.sessions() as s:
+    with loaded_runtime.sessions() as s:
         assert len(s.scalars(select(AuditRecord)).all()) == 1  # only the one real view

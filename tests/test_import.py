@@ -17,17 +17,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.importer import ImportFailed, import_extract
-from bot.runtime import open_runtime
 from bot.store import models
 
 Mutation = Callable[[dict[str, Any]], None]
 
-
-@pytest.fixture
-def runtime(db_url: str, make_settings):
-    rt = open_runtime(make_settings(db_url))
-    yield rt
-    rt.dispose()
 
 
 def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "extract.json") -> Path:

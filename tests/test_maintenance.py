@@ -9,7 +9,7 @@ from bot.maintenance import MaintenanceComponent, prune
 from bot.runtime import open_runtime
 from bot.store.models import HandledDelivery, VerificationFailure
 
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
 
 def _seed(runtime):
@@ -40,7 +40,7 @@ def test_prune_keeps_what_the_redelivery_and_throttle_windows_need(make_settings
 def test_component_prunes_at_start_up(make_settings, sqlite_url):
     runtime = open_runtime(make_settings(sqlite_url))
     with runtime.sessions() as s, s.begin():
-        s.add(HandledDelivery(channel="sms", delivery_id="old", handled_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=9)))
+        s.add(HandledDelivery(channel="sms", delivery_id="old", handled_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=9)))
 
     async def run() -> None:
         component = MaintenanceComponent(runtime, interval=3600)

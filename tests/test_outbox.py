@@ -39,12 +39,11 @@ from bot.outbox import (
     SENT,
     OutboxComponent,
     OutboxPolicy,
-    OutboxWorker,
     drain_once,
 )
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import Runtime
 from bot.store.models import Case, Office, OfficeMessage, Person
-from conftest import TEST_SECRET_KEY
+from tests.support.databases import TEST_SECRET_KEY
 
 REPO = Path(__file__).resolve().parent.parent
 FROM = "Child Support Bot <csbot@agency.example.org>"
@@ -84,13 +83,13 @@ class CollectingHandler:
     logins: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse_rcpt:
             return self.refuse_rcpt
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
@@ -162,7 +161,7 @@ def password_authenticator(handler: CollectingHandler):
 
 # --- seeding the store -------------------------------------------------------------------------
 
-T0 = dt.datetime(2026, 11, 20, 14, 3, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 20, 14, 3, tzinfo=dt.UTC)
 
 
 def smtp_env(port: int, **extra: str) -> dict[str, str]:
@@ -262,24 +261,11 @@ def load(runtime: Runtime, message_id: int) -> OfficeMessage:
         return row
 
 
-@pytest.fixture
-def runtime_for(make_settings):
-    opened: list[Runtime] = []
-
-    def build(db_url: str, **env: str) -> Runtime:
-        runtime = open_runtime(make_settings(db_url, **env))
-        opened.append(runtime)
-        return runtime
-
-    yield build
-    for runtime in opened:
-        runtime.dispose()
-
 
 @pytest.fixture
-def seeded(db_url, runtime_for, smtp_server):
+def seeded(db_url, runtime_factory, smtp_server):
     """A migrated database with an office, two parents and a case; SMTP pointing at the server."""
-    runtime = runtime_for(db_url, **smtp_env(smtp_server.port))
+    runtime = runtime_factory(db_url, **smtp_env(smtp_server.port))
     seed_accounts(runtime)
     return runtime
 
@@ -368,9 +354,9 @@ def test_missing_office_is_retried_not_dropped(seeded, smtp_handler):
 # --- outages, backoff, failure and retry ---------------------------------------------------------
 
 
-def test_smtp_down_backs_off_with_jitter_then_delivers_once(db_url, runtime_for, smtp_handler):
+def test_smtp_down_backs_off_with_jitter_then_delivers_once(db_url, runtime_factory, smtp_handler):
     port = free_port()  # nothing listens here yet
-    runtime = runtime_for(db_url, **smtp_env(port))
+    runtime = runtime_factory(db_url, **smtp_env(port))
     seed_accounts(runtime)
     ids = [queue_message(runtime, f"OM-DOWN{n:04d}") for n in range(5)]
     policy = OutboxPolicy(backoff_base=dt.timedelta(seconds=30))
@@ -420,9 +406,9 @@ def test_backoff_grows_exponentially_up_to_the_cap():
     assert max(samples) > 120.0 and min(samples) < 60.0  # spread over the whole range
 
 
-def test_last_attempt_marks_failed_and_retry_delivers(db_url, runtime_for, smtp_handler):
+def test_last_attempt_marks_failed_and_retry_delivers(db_url, runtime_factory, smtp_handler):
     port = free_port()
-    runtime = runtime_for(db_url, **smtp_env(port))
+    runtime = runtime_factory(db_url, **smtp_env(port))
     seed_accounts(runtime)
     message_id = queue_message(runtime, "OM-FAILME01")
     policy = OutboxPolicy(max_attempts=3)
@@ -487,11 +473,11 @@ def wait_for(predicate, timeout: float = 30.0) -> None:
 
 
 def test_worker_killed_after_sending_resends_with_same_message_id(
-    db_url, runtime_for, smtp_server, smtp_handler
+    db_url, runtime_factory, smtp_server, smtp_handler
 ):
-    runtime = runtime_for(db_url, **smtp_env(smtp_server.port))
+    runtime = runtime_factory(db_url, **smtp_env(smtp_server.port))
     seed_accounts(runtime)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     message_id = queue_message(runtime, "OM-CRASH001", at=started)
 
     worker = start_worker(worker_env(db_url, smtp_server.port))
@@ -526,7 +512,7 @@ def test_worker_killed_after_sending_resends_with_same_message_id(
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 def test_csbot_worker_authenticates_and_never_logs_the_password(
-    db_url, runtime_for, smtp_handler, tmp_path
+    db_url, runtime_factory, smtp_handler, tmp_path
 ):
     server = SmtpServer(
         free_port(),
@@ -537,9 +523,9 @@ def test_csbot_worker_authenticates_and_never_logs_the_password(
     )
     server.start()
     try:
-        runtime = runtime_for(db_url, **smtp_env(server.port))
+        runtime = runtime_factory(db_url, **smtp_env(server.port))
         seed_accounts(runtime)
-        started = dt.datetime.now(dt.timezone.utc)
+        started = dt.datetime.now(dt.UTC)
         first = queue_message(runtime, "OM-AUTH0001", at=started)
         env = worker_env(
             db_url,
@@ -551,7 +537,7 @@ def test_csbot_worker_authenticates_and_never_logs_the_password(
         worker = start_worker(env)
         try:
             wait_for(lambda: load(runtime, first).status == SENT)
-            second = queue_message(runtime, "OM-AUTH0002", at=dt.datetime.now(dt.timezone.utc))
+            second = queue_message(runtime, "OM-AUTH0002", at=dt.datetime.now(dt.UTC))
             wait_for(lambda: load(runtime, second).status == SENT)  # picked up by polling
             worker.send_signal(signal.SIGTERM)
             out, err = worker.communicate(timeout=30)
@@ -588,8 +574,8 @@ def test_csbot_worker_authenticates_and_never_logs_the_password(
         server.stop()
 
 
-def test_csbot_worker_without_smtp_is_a_one_line_error(sqlite_url, runtime_for):
-    runtime = runtime_for(sqlite_url)
+def test_csbot_worker_without_smtp_is_a_one_line_error(sqlite_url, runtime_factory):
+    runtime = runtime_factory(sqlite_url)
     seed_accounts(runtime)
     queue_message(runtime, "OM-NOSMTP01")
     env = worker_env(sqlite_url, 25)
@@ -606,13 +592,13 @@ def test_csbot_worker_without_smtp_is_a_one_line_error(sqlite_url, runtime_for):
 # --- concurrency -----------------------------------------------------------------------------------
 
 
-def test_two_workers_deliver_each_message_exactly_once(db_url, runtime_for, smtp_server, smtp_handler):
+def test_two_workers_deliver_each_message_exactly_once(db_url, runtime_factory, smtp_server, smtp_handler):
     smtp_handler.delay = 0.005  # keep sends in flight so the claims overlap
-    setup = runtime_for(db_url, **smtp_env(smtp_server.port))
+    setup = runtime_factory(db_url, **smtp_env(smtp_server.port))
     seed_accounts(setup)
     for n in range(50):
         queue_message(setup, f"OM-PAR{n:05d}")
-    workers = [runtime_for(db_url, **smtp_env(smtp_server.port)) for _ in range(2)]
+    workers = [runtime_factory(db_url, **smtp_env(smtp_server.port)) for _ in range(2)]
     sent = [0, 0]
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -644,9 +630,9 @@ def test_two_workers_deliver_each_message_exactly_once(db_url, runtime_for, smtp
 
 
 @pytest.mark.postgres
-def test_claims_skip_rows_another_worker_holds(postgres_url, runtime_for):
+def test_claims_skip_rows_another_worker_holds(postgres_url, runtime_factory):
     """A claim on PostgreSQL never waits for, nor takes, a row locked by another transaction."""
-    runtime = runtime_for(postgres_url, **smtp_env(free_port()))
+    runtime = runtime_factory(postgres_url, **smtp_env(free_port()))
     seed_accounts(runtime)
     held = queue_message(runtime, "OM-HELD0001")
     free = queue_message(runtime, "OM-FREE0001")
@@ -664,9 +650,9 @@ def test_claims_skip_rows_another_worker_holds(postgres_url, runtime_for):
 
 
 def test_component_delivers_when_woken_and_stops_after_the_send_in_flight(
-    db_url, runtime_for, smtp_server, smtp_handler
+    db_url, runtime_factory, smtp_server, smtp_handler
 ):
-    runtime = runtime_for(db_url, **smtp_env(smtp_server.port))
+    runtime = runtime_factory(db_url, **smtp_env(smtp_server.port))
     seed_accounts(runtime)
     policy = OutboxPolicy(poll_interval=3600)  # only wake() can make it look
 
@@ -674,7 +660,7 @@ def test_component_delivers_when_woken_and_stops_after_the_send_in_flight(
         component = OutboxComponent(runtime, policy=policy)
         assert component.routes == []
         await component.startup()
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         first = await asyncio.to_thread(queue_message, runtime, "OM-WAKE0001", at=now)
         component.wake()
         for _ in range(200):
@@ -704,9 +690,9 @@ def test_component_delivers_when_woken_and_stops_after_the_send_in_flight(
 
 
 def test_no_smtp_configured_warns_at_startup_and_keeps_the_queue(
-    sqlite_url, runtime_for, caplog
+    sqlite_url, runtime_factory, caplog
 ):
-    runtime = runtime_for(sqlite_url)
+    runtime = runtime_factory(sqlite_url)
     seed_accounts(runtime)
     ids = [queue_message(runtime, f"OM-WAIT{n:04d}") for n in range(3)]
 
@@ -746,7 +732,7 @@ def self_signed_cert(tmp_path: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_starttls_with_login(db_url, runtime_for, smtp_handler, self_signed_cert, monkeypatch, caplog):
+def test_starttls_with_login(db_url, runtime_factory, smtp_handler, self_signed_cert, monkeypatch, caplog):
     cert, key = self_signed_cert
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
@@ -766,7 +752,7 @@ def test_starttls_with_login(db_url, runtime_for, smtp_handler, self_signed_cert
             CSBOT_SMTP_USER=SMTP_USER,
             CSBOT_SMTP_PASSWORD=SMTP_PASSWORD,
         )
-        runtime = runtime_for(db_url, **env)
+        runtime = runtime_factory(db_url, **env)
         seed_accounts(runtime)
         message_id = queue_message(runtime, "OM-TLS00001")
 
@@ -789,9 +775,9 @@ def test_starttls_with_login(db_url, runtime_for, smtp_handler, self_signed_cert
 
 
 def test_starttls_required_but_not_offered_is_not_sent_in_clear(
-    sqlite_url, runtime_for, smtp_server, smtp_handler
+    sqlite_url, runtime_factory, smtp_server, smtp_handler
 ):
-    runtime = runtime_for(sqlite_url, **smtp_env(smtp_server.port, CSBOT_SMTP_STARTTLS="true"))
+    runtime = runtime_factory(sqlite_url, **smtp_env(smtp_server.port, CSBOT_SMTP_STARTTLS="true"))
     seed_accounts(runtime)
     message_id = queue_message(runtime, "OM-TLS00002")
     assert drain_once(runtime, now=T0) == 0
@@ -824,14 +810,14 @@ def test_message_queued_by_the_account_services_is_delivered(seeded, smtp_handle
     assert [(v.reference, v.status) for v in views] == [(reference, SENT)]
 
 
-def test_csbot_serve_app_runs_the_outbox(sqlite_url, runtime_for, smtp_server, smtp_handler):
+def test_csbot_serve_app_runs_the_outbox(sqlite_url, runtime_factory, smtp_server, smtp_handler):
     from starlette.testclient import TestClient
 
     from bot.web import create_app
 
-    runtime = runtime_for(sqlite_url, **smtp_env(smtp_server.port))
+    runtime = runtime_factory(sqlite_url, **smtp_env(smtp_server.port))
     seed_accounts(runtime)
-    message_id = queue_message(runtime, "OM-SERVE001", at=dt.datetime.now(dt.timezone.utc))
+    message_id = queue_message(runtime, "OM-SERVE001", at=dt.datetime.now(dt.UTC))
     with TestClient(create_app(runtime)) as client:
         assert client.get("/healthz").status_code == 200
         wait_for(lambda: load(runtime, message_id).status == SENT)

@@ -11,11 +11,10 @@ import signal
 import httpx
 import pytest
 from sqlalchemy import select
+from test_security_http import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
 
 from bot.store.models import AccountLock, Conversation, HandledDelivery, VerificationFailure
-from dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
-from serve_process import serve  # noqa: F401
-from test_security_http import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
+from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -24,7 +23,7 @@ SENDERS = 50
 BURST = ["BALANCE", "PAYMENTS", "HELP", "STATEMENT", "MENU"]
 
 
-def test_fifty_senders_with_bursts_on_two_workers(postgres_url: str, serve) -> None:  # noqa: F811
+def test_fifty_senders_with_bursts_on_two_workers(postgres_url: str, serve) -> None:
     env = both_channels_env(postgres_url, None)
     load_example(env)
     server = serve(env, workers=2)

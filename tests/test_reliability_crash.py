@@ -23,12 +23,12 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
+from test_security_http import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
 
 from bot.store.models import Conversation, HandledDelivery, OfficeMessage
-from dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
-from serve_process import free_port, serve  # noqa: F401
-from test_security_http import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
-from smtp_mailbox import Mailbox
+from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
+from tests.support.serve_process import free_port
+from tests.support.smtp_mailbox import Mailbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -43,7 +43,7 @@ def script(n: int) -> list[str]:
     return ["BALANCE", person["ssn"], person["pin"], *office, f"Message number {n}, please call.", "SEND", "HELP"]
 
 
-def test_kill_9_under_load_loses_nothing_and_doubles_nothing(postgres_url: str, serve) -> None:  # noqa: F811
+def test_kill_9_under_load_loses_nothing_and_doubles_nothing(postgres_url: str, serve) -> None:
     env = both_channels_env(postgres_url, None)
     load_example(env)
     first = serve(env, workers=1)

@@ -10,13 +10,22 @@ import time
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from test_security_http import (
+    TELEGRAM_TOKEN,
+    Sms,
+    Telegram,
+    async_send,
+    both_channels_env,
+    count_rows,
+    db_engine,
+    load_example,
+)
 
 from bot.store.models import HandledDelivery, OfficeMessage
-from dialog_harness import CLAUDE, MARIA
-from fake_bot_api import FakeBotApi, next_update_id
-from serve_process import free_port, running_serve
-from test_security_http import TELEGRAM_TOKEN, Sms, Telegram, async_send, both_channels_env, count_rows, db_engine, load_example
-from smtp_mailbox import Mailbox
+from tests.support.dialog_harness import CLAUDE, MARIA
+from tests.support.fake_bot_api import FakeBotApi, next_update_id
+from tests.support.serve_process import free_port, running_serve
+from tests.support.smtp_mailbox import Mailbox
 
 pytestmark = pytest.mark.slow
 

@@ -24,8 +24,8 @@ from bot.i18n import locales_dir
 from bot.importer import import_extract
 from bot.messages import Channel, InboundMessage
 from bot.runtime import open_runtime
-from dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN, make_bot
 from dialogs.words import COMMANDS, WORDS
+from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN, make_bot
 
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")
 MIN_FRAGMENT = 14
@@ -106,7 +106,7 @@ action = st.tuples(
 def bot(tmp_path_factory: pytest.TempPathFactory):
     monkeypatch = pytest.MonkeyPatch()
     from bot.config import load_settings
-    from serve_process import TEST_SECRET_KEY
+    from tests.support.databases import TEST_SECRET_KEY
 
     for name in ("CSBOT_DATABASE_URL", "TWILIO_AUTH_TOKEN", "TELEGRAM_BOT_TOKEN"):
         monkeypatch.delenv(name, raising=False)
@@ -115,7 +115,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory):
     monkeypatch.setenv("CSBOT_SECRET_KEY", TEST_SECRET_KEY)
     runtime = open_runtime(load_settings())
     monkeypatch.undo()
-    from conftest import EXAMPLE_EXTRACT
+    from tests.support.databases import EXAMPLE_EXTRACT
 
     import_extract(runtime, EXAMPLE_EXTRACT)
     yield make_bot(runtime)

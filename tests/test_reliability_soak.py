@@ -16,10 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
-from serve_process import serve  # noqa: F401
 from test_security_http import APOLOGY, Sms, both_channels_env, load_example
+
+from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +47,7 @@ def conversations() -> itertools.cycle:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read memory")
-def test_sixty_seconds_at_a_steady_rate(tmp_path, serve) -> None:  # noqa: F811
+def test_sixty_seconds_at_a_steady_rate(tmp_path, serve) -> None:
     url = f"sqlite:///{tmp_path / 'csbot.db'}"
     env = both_channels_env(url, None)
     load_example(env)

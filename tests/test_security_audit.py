@@ -10,10 +10,10 @@ import re
 
 import httpx
 import pytest
-
-from dialog_harness import JAMES, MARIA
-from serve_process import run_csbot, running_serve
 from test_security_http import Sms, both_channels_env, load_example
+
+from tests.support.dialog_harness import JAMES, MARIA
+from tests.support.serve_process import run_csbot, running_serve
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def test_audit_list_shows_who_viewed_what_without_the_data(tmp_path) -> None:
     everyone = run_csbot(env, "audit", "list")
     assert JAMES["id"] in everyone.stdout and "coupon" in everyone.stdout
 
-    today = dt.datetime.now(dt.timezone.utc).date()
+    today = dt.datetime.now(dt.UTC).date()
     since_today = run_csbot(env, "audit", "list", "--since", today.isoformat())
     assert MARIA["id"] in since_today.stdout and JAMES["id"] in since_today.stdout
     tomorrow = run_csbot(env, "audit", "list", "--since", (today + dt.timedelta(days=1)).isoformat())

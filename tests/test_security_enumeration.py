@@ -21,7 +21,7 @@ from bot.importer import import_extract
 from bot.messages import Channel
 from bot.runtime import open_runtime
 from bot.store.models import Conversation
-from dialog_harness import CLAUDE, JAMES, MARIA, UNKNOWN_SSN, Bot, make_bot
+from tests.support.dialog_harness import CLAUDE, JAMES, MARIA, UNKNOWN_SSN, Bot, make_bot
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,6 @@ import asyncio
 import httpx
 import pytest
 from sqlalchemy import select
-
-from bot.cli import main as csbot_main
-from bot.store.models import AccountLock, VerificationFailure
-from dialog_harness import CLAUDE, DANA, JAMES, MARIA, UNKNOWN_SSN
-from serve_process import TEST_SECRET_KEY, serve  # noqa: F401
 from test_security_http import (  # noqa: F401 - fixtures
     APOLOGY,
     Sms,
@@ -32,6 +27,11 @@ from test_security_http import (  # noqa: F401 - fixtures
     messages_of,
     stack,
 )
+
+from bot.cli import main as csbot_main
+from bot.store.models import AccountLock, VerificationFailure
+from tests.support.databases import TEST_SECRET_KEY
+from tests.support.dialog_harness import CLAUDE, DANA, JAMES, MARIA, UNKNOWN_SSN
 
 pytestmark = pytest.mark.slow
 
@@ -120,7 +120,7 @@ def test_ten_failures_throttle_one_number_in_its_language_and_only_it(stack) -> 
 
 
 @pytest.mark.postgres
-def test_concurrent_guesses_from_many_numbers_all_count(postgres_url: str, serve) -> None:  # noqa: F811
+def test_concurrent_guesses_from_many_numbers_all_count(postgres_url: str, serve) -> None:
     env = both_channels_env(postgres_url, None)
     load_example(env)
     server = serve(env, workers=2)

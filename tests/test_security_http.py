@@ -31,8 +31,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.store.models import Conversation, HandledDelivery
 from bot.store.session import normalise_url
-from fake_bot_api import FakeBotApi, text_update
-from serve_process import ServeProcess, csbot_env, run_csbot, running_serve
+from tests.support.fake_bot_api import FakeBotApi, text_update
+from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
 
 pytestmark = pytest.mark.slow
 
@@ -155,7 +155,7 @@ class Telegram:
         before = len(self.api.calls)
         response = self.post(text_update(chat_id, text, language_code=language, update_id=update_id))
         assert response.status_code == 200, response.status_code
-        with self.api._lock:  # noqa: SLF001 - a snapshot of the calls list
+        with self.api._lock:
             new_calls = list(self.api.calls[before:])
         return [
             str(call.params.get("text", ""))
@@ -167,7 +167,7 @@ class Telegram:
         return "\n".join(self.send(chat_id, text, language))
 
     def documents(self, since: int = 0) -> list[bytes]:
-        with self.api._lock:  # noqa: SLF001
+        with self.api._lock:
             calls = list(self.api.calls[since:])
         return [f.data for c in calls if c.method == "sendDocument" for f in c.files.values()]
 

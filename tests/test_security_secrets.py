@@ -16,7 +16,6 @@ DEBUG, with office mail delivered over SMTP to a local server. Then:
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -32,12 +31,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import MetaData, select
-
-from bot.mail import OfficeMail, compose
-from bot.store.models import Office, OfficeMessage, Person
-from dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN
-from fake_bot_api import FakeBotApi
-from serve_process import TEST_SECRET_KEY, free_port, start_serve
 from test_security_http import (
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
@@ -48,6 +41,12 @@ from test_security_http import (
     db_engine,
     load_example,
 )
+
+from bot.mail import OfficeMail, compose
+from bot.store.models import Office, OfficeMessage, Person
+from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN
+from tests.support.fake_bot_api import FakeBotApi
+from tests.support.serve_process import TEST_SECRET_KEY, free_port, start_serve
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +85,7 @@ class MailCollector:
     received: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.received.append(envelope.original_content)
         return "250 OK"
@@ -250,7 +249,7 @@ def test_no_secret_in_office_mail_received_or_composed(artifacts: Artifacts) -> 
             reference=row.reference, case_number=row.case_number, office_name=row.name,
             office_email=row.email, person_id=row.person_id, first_name=row.first_name,
             last_name=row.last_name, role=row.role, channel=row.channel, sender=row.sender,
-            body=row.body, created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.timezone.utc),
+            body=row.body, created_at=row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC),
         )
         composed = compose(mail, SMTP_FROM)
         assert found(composed.as_string() + composed.get_content(), EVERY_SECRET) == []

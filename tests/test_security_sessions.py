@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
+from test_security_http import TELEGRAM_TOKEN, Sms, Telegram, both_channels_env, db_engine, load_example
 
 from bot.store.models import AuditRecord, Conversation
-from dialog_harness import JAMES, MARIA
-from fake_bot_api import FakeBotApi
-from serve_process import running_serve
-from test_security_http import TELEGRAM_TOKEN, Sms, Telegram, both_channels_env, db_engine, load_example
+from tests.support.dialog_harness import JAMES, MARIA
+from tests.support.fake_bot_api import FakeBotApi
+from tests.support.serve_process import running_serve
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def test_twelve_hours_after_verification_everything_is_asked_again(session_stack
         conn.execute(
             update(Conversation)
             .where(Conversation.sender == sender)
-            .values(verified_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=12, minutes=1))
+            .values(verified_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=12, minutes=1))
         )
     reply = sms.say(sender, "BALANCE")
     assert "Social Security number" in reply and MARIA_BALANCE not in reply
@@ -110,7 +110,7 @@ def test_a_chat_linked_to_another_person_keeps_nothing_of_the_old_session(sessio
     sms.send(sender, JAMES["ssn"])
     assert "James" in sms.say(sender, JAMES["pin"])
     assert _person_of(db, sender) == JAMES["id"]
-    switched_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    switched_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     more = sms.say(sender, "MORE")
     assert MARIA_LAST_PAYMENT_LINE not in more and MARIA_BALANCE not in more
     balance = sms.say(sender, "BALANCE")

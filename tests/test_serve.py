@@ -28,7 +28,7 @@ from twilio.request_validator import RequestValidator
 from bot.channels.gsm7 import is_gsm7, segments
 from bot.store.models import Conversation, HandledDelivery, SmsOptOut
 from bot.store.session import normalise_url
-from serve_process import ServeProcess, csbot_env, run_csbot, running_serve, serve  # noqa: F401
+from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
 
 pytestmark = pytest.mark.slow
 
@@ -333,7 +333,7 @@ def test_paying_parent_conversation(client: SmsClient) -> None:
     assert _documents_open(client, transcript) >= 1  # the coupon
 
 
-def test_graceful_stop_and_sqlite_worker_refusal(serve, tmp_path: Path) -> None:  # noqa: F811
+def test_graceful_stop_and_sqlite_worker_refusal(serve, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'csbot.db'}"
     env = csbot_env(url, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
     refused = run_csbot(env, "serve", "--workers", "2", "--port", "1")
@@ -355,7 +355,7 @@ def test_graceful_stop_and_sqlite_worker_refusal(serve, tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_two_workers_conversation_and_concurrency(postgres_url: str, serve) -> None:  # noqa: F811
+def test_postgres_two_workers_conversation_and_concurrency(postgres_url: str, serve) -> None:
     env = csbot_env(postgres_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, CSBOT_PUBLIC_URL=PUBLIC_URL)
     _load_example(env)
     server = serve(env, workers=2)

@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.fake_bot_api import FakeBotApi
-from tests.serve_process import csbot_command, csbot_env, free_port
+from tests.support.fake_bot_api import FakeBotApi
+from tests.support.serve_process import csbot_command, csbot_env, free_port
 
 TOKEN = "123456:" + "A" * 35
 

@@ -10,35 +10,26 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.importer import import_extract
-from bot.runtime import open_runtime
 from bot.store.models import AccountLock, AuditRecord, OfficeMessage, PinRequest
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-@pytest.fixture
-def runtime(db_url, make_settings, example_extract_path):
-    rt = open_runtime(make_settings(db_url))
-    import_extract(rt, example_extract_path)
-    yield rt
-    rt.dispose()
 
-
-def _pin_requests(runtime):
-    with runtime.sessions.begin() as session:
+def _pin_requests(loaded_runtime):
+    with loaded_runtime.sessions.begin() as session:
         session.add_all([
             PinRequest(person_id="P-1001", requested_at=NOW - dt.timedelta(hours=2), channel="sms", status="open"),
             PinRequest(person_id="P-1003", requested_at=NOW - dt.timedelta(hours=1), channel="telegram", status="open"),
             PinRequest(person_id="P-1002", requested_at=NOW - dt.timedelta(days=3), channel="sms",
                        status="mailed", mailed_at=NOW - dt.timedelta(days=2)),
         ])
-    with runtime.sessions() as session:
+    with loaded_runtime.sessions() as session:
         return [r.id for r in session.scalars(select(PinRequest).order_by(PinRequest.requested_at))]
 
 
-def test_pin_requests_list_shows_open_ones(runtime, capsys):
-    mailed, maria, aminata = _pin_requests(runtime)
+def test_pin_requests_list_shows_open_ones(loaded_runtime, capsys):
+    mailed, maria, aminata = _pin_requests(loaded_runtime)
     assert main(["pin-requests", "list"]) == 0
     out = capsys.readouterr().out
     assert "Maria Lopez" in out and "Aminata Diallo" in out and "James Carter" not in out
@@ -47,8 +38,8 @@ def test_pin_requests_list_shows_open_ones(runtime, capsys):
     assert "2 open requests" in out
 
 
-def test_pin_requests_export_is_csv_for_the_mailing_unit(runtime, capsys):
-    mailed, maria, aminata = _pin_requests(runtime)
+def test_pin_requests_export_is_csv_for_the_mailing_unit(loaded_runtime, capsys):
+    mailed, maria, aminata = _pin_requests(loaded_runtime)
     assert main(["pin-requests", "export"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["request_id", "person_id", "name", "address_line1", "address_line2",
@@ -58,11 +49,11 @@ def test_pin_requests_export_is_csv_for_the_mailing_unit(runtime, capsys):
     assert [r[1] for r in rows[1:]] == ["P-1001", "P-1003"]
 
 
-def test_mark_mailed_closes_requests(runtime, capsys):
-    mailed, maria, aminata = _pin_requests(runtime)
+def test_mark_mailed_closes_requests(loaded_runtime, capsys):
+    mailed, maria, aminata = _pin_requests(loaded_runtime)
     assert main(["pin-requests", "mark-mailed", str(maria)]) == 0
     assert f"marked 1 request mailed: {maria}" in capsys.readouterr().out
-    with runtime.sessions() as session:
+    with loaded_runtime.sessions() as session:
         request = session.get(PinRequest, maria)
         assert request.status == "mailed" and request.mailed_at is not None
         assert session.get(PinRequest, aminata).status == "open"
@@ -70,20 +61,20 @@ def test_mark_mailed_closes_requests(runtime, capsys):
     assert [r[1] for r in csv.reader(io.StringIO(capsys.readouterr().out))][1:] == ["P-1003"]
 
 
-def test_mark_mailed_is_all_or_nothing(runtime, capsys):
-    mailed, maria, aminata = _pin_requests(runtime)
+def test_mark_mailed_is_all_or_nothing(loaded_runtime, capsys):
+    mailed, maria, aminata = _pin_requests(loaded_runtime)
     assert main(["pin-requests", "mark-mailed", str(maria), "9999", str(mailed)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("csbot: error: nothing was changed: ")
     assert "9999: no such request" in err and f"{mailed}: already marked mailed" in err
-    with runtime.sessions() as session:
+    with loaded_runtime.sessions() as session:
         assert session.get(PinRequest, maria).status == "open"
 
 
-def _messages(runtime):
+def _messages(loaded_runtime):
     common = dict(person_id="P-1001", case_number="CS10000001", office_code="MAN", role="receiving",
                   channel="sms", sender="+12125550111", body="Please call me")
-    with runtime.sessions.begin() as session:
+    with loaded_runtime.sessions.begin() as session:
         session.add_all([
             OfficeMessage(reference="R-1", status="failed", attempts=10, last_error="550 mailbox unavailable",
                           next_attempt_at=NOW, created_at=NOW - dt.timedelta(days=1), **common),
@@ -92,12 +83,12 @@ def _messages(runtime):
             OfficeMessage(reference="R-3", status="sent", attempts=1, next_attempt_at=NOW,
                           created_at=NOW - dt.timedelta(hours=4), sent_at=NOW - dt.timedelta(hours=4), **common),
         ])
-    with runtime.sessions() as session:
+    with loaded_runtime.sessions() as session:
         return {m.reference: m.id for m in session.scalars(select(OfficeMessage))}
 
 
-def test_office_messages_list(runtime, capsys):
-    _messages(runtime)
+def test_office_messages_list(loaded_runtime, capsys):
+    _messages(loaded_runtime)
     assert main(["office-messages", "list"]) == 0
     out = capsys.readouterr().out
     assert "R-1" in out and "R-2" in out and "R-3" not in out
@@ -106,31 +97,31 @@ def test_office_messages_list(runtime, capsys):
     assert "R-3" in capsys.readouterr().out
 
 
-def test_office_messages_retry(runtime, capsys):
-    ids = _messages(runtime)
-    before = dt.datetime.now(dt.timezone.utc)
+def test_office_messages_retry(loaded_runtime, capsys):
+    ids = _messages(loaded_runtime)
+    before = dt.datetime.now(dt.UTC)
     assert main(["office-messages", "retry", str(ids["R-1"]), str(ids["R-2"])]) == 0
     assert "queued 2 messages again" in capsys.readouterr().out
-    with runtime.sessions() as session:
+    with loaded_runtime.sessions() as session:
         for ref in ("R-1", "R-2"):
             message = session.get(OfficeMessage, ids[ref])
             assert (message.status, message.attempts) == ("queued", 0)
             assert message.next_attempt_at >= before - dt.timedelta(seconds=1)
-            assert message.next_attempt_at <= dt.datetime.now(dt.timezone.utc)
+            assert message.next_attempt_at <= dt.datetime.now(dt.UTC)
         assert session.get(OfficeMessage, ids["R-1"]).last_error == "550 mailbox unavailable"
 
 
-def test_office_messages_retry_refuses_sent_and_unknown(runtime, capsys):
-    ids = _messages(runtime)
+def test_office_messages_retry_refuses_sent_and_unknown(loaded_runtime, capsys):
+    ids = _messages(loaded_runtime)
     assert main(["office-messages", "retry", str(ids["R-1"]), str(ids["R-3"]), "777"]) == 1
     err = capsys.readouterr().err
     assert f"{ids['R-3']}: already sent" in err and "777: no such message" in err
-    with runtime.sessions() as session:
+    with loaded_runtime.sessions() as session:
         assert session.get(OfficeMessage, ids["R-1"]).status == "failed"
 
 
-def test_lockouts_list_and_unlock(runtime, capsys):
-    with runtime.sessions.begin() as session:
+def test_lockouts_list_and_unlock(loaded_runtime, capsys):
+    with loaded_runtime.sessions.begin() as session:
         session.add_all([
             AccountLock(person_id="P-1002", consecutive_failures=5, locked_until=NOW + dt.timedelta(minutes=20)),
             AccountLock(person_id="P-1004", consecutive_failures=5, locked_until=NOW - dt.timedelta(minutes=1)),
@@ -143,7 +134,7 @@ def test_lockouts_list_and_unlock(runtime, capsys):
 
     assert main(["lockouts", "unlock", "P-1002"]) == 0
     assert "unlocked P-1002" in capsys.readouterr().out
-    with runtime.sessions() as session:
+    with loaded_runtime.sessions() as session:
         lock = session.get(AccountLock, "P-1002")
         assert (lock.locked_until, lock.consecutive_failures) == (None, 0)
     assert main(["lockouts", "list"]) == 0
@@ -153,16 +144,16 @@ def test_lockouts_list_and_unlock(runtime, capsys):
 @pytest.mark.parametrize("person,message", [("P-1005", "person 'P-1005' is not locked"),
                                             ("P-1004", "person 'P-1004' is not locked"),
                                             ("P-9", "no person with id 'P-9'")])
-def test_unlock_errors(runtime, capsys, person, message):
-    with runtime.sessions.begin() as session:
+def test_unlock_errors(loaded_runtime, capsys, person, message):
+    with loaded_runtime.sessions.begin() as session:
         session.add(AccountLock(person_id="P-1004", consecutive_failures=5, locked_until=NOW - dt.timedelta(minutes=1)))
         session.add(AccountLock(person_id="P-1005", consecutive_failures=2, locked_until=None))
     assert main(["lockouts", "unlock", person]) == 1
     assert capsys.readouterr().err == f"csbot: error: {message}\n"
 
 
-def test_audit_list(runtime, capsys):
-    with runtime.sessions.begin() as session:
+def test_audit_list(loaded_runtime, capsys):
+    with loaded_runtime.sessions.begin() as session:
         session.add_all([
             AuditRecord(person_id="P-1001", channel="sms", sender="+12125550111", record_kind="payments",
                         at=NOW - dt.timedelta(days=3)),
@@ -187,7 +178,7 @@ def test_audit_list(runtime, capsys):
     assert "--since must be a date YYYY-MM-DD" in capsys.readouterr().err
 
 
-def test_empty_queues(runtime, capsys):
+def test_empty_queues(loaded_runtime, capsys):
     assert main(["pin-requests", "list"]) == 0
     assert "no open PIN re-mail requests" in capsys.readouterr().out
     assert main(["pin-requests", "export"]) == 0

@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections import Counter
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
@@ -15,14 +14,6 @@ from bot.importer import import_extract
 from bot.runtime import open_runtime
 from bot.store import models
 from bot.synthetic import credentials, generate, write_extract
-
-
-@pytest.fixture
-def runtime(db_url, make_settings):
-    rt = open_runtime(make_settings(db_url))
-    yield rt
-    rt.dispose()
-
 
 # --- the demo extract -----------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import io
 import json
 import re
 import sqlite3
-import time
 from pathlib import Path
 
 import httpx
@@ -28,8 +27,8 @@ from bot.doclinks import make_document_token
 from bot.i18n import translator
 from bot.messages import DocumentKind, DocumentRef
 from bot.qr import REGISTRATION_URL, SIGNIN_URL, qr_png
-from fake_bot_api import FakeBotApi, callback_update, next_update_id, text_update
-from serve_process import csbot_env, run_csbot, start_serve
+from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
+from tests.support.serve_process import csbot_env, run_csbot, start_serve
 
 pytestmark = pytest.mark.slow
 
@@ -423,14 +422,14 @@ def test_switching_language_mid_conversation(stack):
 
 def _link_settings():
     from bot.config import load_settings
-    from serve_process import TEST_SECRET_KEY
+    from tests.support.databases import TEST_SECRET_KEY
 
     return load_settings(CSBOT_SECRET_KEY=TEST_SECRET_KEY, CSBOT_DATABASE_URL="sqlite:///unused.db")
 
 
 def test_document_links_valid_expired_tampered_unknown(stack):
     settings = _link_settings()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ref = DocumentRef(DocumentKind.STATEMENT, "P-1002", "CS10000001-S1", "en")
     good = make_document_token(settings, ref, now)
     response = httpx.get(stack.server.url + "/d/" + good, timeout=30)

@@ -34,7 +34,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"  # same as conftest.TEST_SECRET_KEY
+from tests.support.databases import TEST_SECRET_KEY
+
 _OWN_PREFIXES = ("CSBOT_", "TWILIO_", "TELEGRAM_")
 STARTUP_TIMEOUT_SECONDS = 40
 STOP_TIMEOUT_SECONDS = 20

@@ -229,7 +229,7 @@ class FakeBotApi:
             self._updates_event.clear()
             try:
                 await asyncio.wait_for(self._updates_event.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return {"ok": True, "result": self._m_getUpdates(params)}
 

@@ -10,7 +10,7 @@ class Mailbox:
         self.received: list[bytes] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.received.append(envelope.original_content)
         return "250 OK"

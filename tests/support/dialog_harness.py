@@ -11,7 +11,7 @@ from bot.engine import ConversationEngine
 from bot.messages import Channel, InboundMessage, Outcome
 from bot.runtime import Runtime
 
-START = dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.timezone.utc)
+START = dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
 
 # From tests/example-import.json.
 MARIA = {"ssn": "987-65-4320", "pin": "48213", "id": "P-1001"}  # receiving, CS10000001, en
