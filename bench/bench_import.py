@@ -135,7 +135,7 @@ def record(rows: list[tuple], database: str, args: argparse.Namespace, load_befo
     uname = " ".join(platform.uname())
     command = "python bench/bench_import.py " + " ".join(sys.argv[1:])
     lines = [
-        f"## Import ({database.lower()}) — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"## Import ({database.lower()}) — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         "",
         f"- machine: `{uname}`, nproc {os.cpu_count()} (shared with other jobs: see load)",
         f"- command: `{command.strip()}`",

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-from common import log  # noqa: E402
+import common
+from common import log
 
 INTENTS = ("BALANCE", "PAYMENTS", "COUPON")
 PARENTS = 32

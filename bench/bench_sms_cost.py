@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 CASES = 1_000
 BOTH_ROLES = 16  # person 2c for c = 8: receives on case 8, pays on case 9 (bot/synthetic.py)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-from common import log  # noqa: E402
+import common
+from common import log
 
 TWILIO_TOKEN = "bench-twilio-auth-token"
 # Signatures are checked against the public URL, whatever address wrk connects to.

@@ -6,16 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.store.session import DatabaseUnavailable
-
-
-class CommandError(Exception):
-    """An operator-facing error: printed as one line, exit status 2 unless given."""
-
-    def __init__(self, message: str, status: int = 2) -> None:
-        super().__init__(message)
-        self.status = status
+from bot.config import Settings, load_settings
+from bot.errors import CommandError, CsbotError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         return _dispatch(args, settings) or 0
-    except (ConfigError, DatabaseUnavailable, CommandError) as exc:
+    except CsbotError as exc:
         print(f"csbot: error: {exc}", file=sys.stderr)
-        return getattr(exc, "status", 2)
+        for line in exc.details:
+            print(f"  {line}", file=sys.stderr)
+        return exc.status
     except KeyboardInterrupt:
         return 130
 
@@ -154,8 +148,4 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int | None:
 
 
 if __name__ == "__main__":
-    # `python -m bot.cli`: run the importable module's main, so that the error classes other
-    # modules raise (from bot.cli import CommandError) are the ones caught here.
-    from bot.cli import main as installed_main
-
-    sys.exit(installed_main())
+    sys.exit(main())

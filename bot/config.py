@@ -11,15 +11,13 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.errors import ConfigError
+
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
 DEFAULT_DATABASE_URL = "sqlite:///csbot.db"
 MIN_SECRET_KEY_LENGTH = 16
-
-
-class ConfigError(Exception):
-    """A setting is missing or malformed; the message names the variable."""
 
 
 def _strict_bool(value: object) -> object:

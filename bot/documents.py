@@ -18,11 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
@@ -58,7 +58,7 @@ HELPLINE_TTY = "866-875-9975"
 try:
     AGENCY_TIMEZONE: dt.tzinfo = ZoneInfo("America/New_York")
 except ZoneInfoNotFoundError:  # a machine without tz data: UTC is the honest fallback
-    AGENCY_TIMEZONE = dt.timezone.utc
+    AGENCY_TIMEZONE = dt.UTC
 
 AUDIT_KINDS = {
     DocumentKind.PAYMENT_HISTORY: "payment_history_pdf",
@@ -119,7 +119,7 @@ def render_document(
     session: Session, ref: DocumentRef, *, settings: Settings, today: dt.date
 ) -> tuple[str, bytes]:
     """(file name, PDF bytes) for `ref`, or DocumentNotFound. Reads only; writes nothing."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     services = StoreAccountServices(session, KeyedHasher(settings.require_secret_key()), now)
     kind = DocumentKind(ref.kind)
     t = translator(ref.locale)
@@ -408,4 +408,4 @@ class DocumentComponent:
 def document_component(
     runtime: Runtime, *, clock: Callable[[], dt.datetime] | None = None
 ) -> DocumentComponent:
-    return DocumentComponent(runtime, clock or (lambda: dt.datetime.now(dt.timezone.utc)))
+    return DocumentComponent(runtime, clock or (lambda: dt.datetime.now(dt.UTC)))

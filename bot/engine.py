@@ -43,7 +43,7 @@ CHAT_PAGE_SIZE = 8
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def clean_text(text: str) -> str:

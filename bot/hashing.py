@@ -9,22 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
-
-_NON_DIGITS = re.compile(r"[\s-]")
-# ASCII digits only: \d would also take full-width or Arabic-Indic digits, which the keyed
-# hashes (and the agency's records) do not use.
-SSN_SHAPE = re.compile(r"^[0-9]{9}$")
-PIN_SHAPE = re.compile(r"^[0-9]{5}$")
 
 # Stands in for an unknown person so the unknown-SSN path does the same hashing work.
 UNKNOWN_PERSON_ID = "\x00unknown"
-
-
-def normalise_ssn(text: str) -> str | None:
-    """Digits of an SSN written with optional dashes and spaces, or None if not 9 digits."""
-    digits = _NON_DIGITS.sub("", text.strip())
-    return digits if SSN_SHAPE.match(digits) else None
 
 
 class KeyedHasher:

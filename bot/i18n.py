@@ -11,7 +11,7 @@ import datetime as dt
 import gettext
 import io
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel import Locale
@@ -84,7 +84,7 @@ class Translator:
         return format_date(dt.date(year, month, 1), format="MMMM y", locale=self._babel_locale)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translator(locale: str) -> Translator:
     return Translator(locale if locale in LOCALES else DEFAULT_LOCALE)
 

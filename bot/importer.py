@@ -854,7 +854,7 @@ def import_extract(
     progress: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Validate and load one extract in one transaction; raise ImportFailed on any error."""
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     clock = time.monotonic()
     handle, path, owned = _open_source(source)
     try:
@@ -865,7 +865,7 @@ def import_extract(
             conn.execute(
                 insert(_t(models.ImportRun)).values(
                     started_at=started,
-                    finished_at=dt.datetime.now(dt.timezone.utc),
+                    finished_at=dt.datetime.now(dt.UTC),
                     as_of=report.as_of,
                     replace=replace,
                     records=report.records,

@@ -66,7 +66,7 @@ def subject_for(mail: OfficeMail) -> str:
 
 def body_for(mail: OfficeMail) -> str:
     role = _ROLE_WORDS.get(mail.role, mail.role)
-    received = mail.created_at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    received = mail.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     name = f"{mail.first_name} {mail.last_name}".strip()
     lines = [
         "A parent sent this message to your office through the child support",
@@ -98,7 +98,7 @@ def compose(mail: OfficeMail, smtp_from: str) -> EmailMessage:
     message["From"] = smtp_from
     message["To"] = formataddr((mail.office_name, mail.office_email))
     message["Subject"] = subject_for(mail)
-    message["Date"] = format_datetime(mail.created_at.astimezone(dt.timezone.utc))
+    message["Date"] = format_datetime(mail.created_at.astimezone(dt.UTC))
     message["Message-ID"] = message_id_for(mail.reference, smtp_from)
     message["X-Csbot-Reference"] = mail.reference
     # Tell autoresponders not to answer an unattended mailbox.

@@ -34,7 +34,7 @@ class PruneReport:
 
 
 def prune(runtime: Runtime, now: dt.datetime | None = None) -> PruneReport:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     with runtime.sessions() as session, session.begin():
         deliveries = session.execute(
             delete(HandledDelivery).where(HandledDelivery.handled_at < now - DELIVERY_RETENTION)

@@ -36,10 +36,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
+from bot.errors import ConfigError
 from bot.mail import OfficeMail, compose, sender_address
 from bot.runtime import Runtime, open_runtime
-from bot.store.models import OfficeMessage, Office, Person
+from bot.store.models import Office, OfficeMessage, Person
 from bot.store.session import is_sqlite
 
 log = logging.getLogger("csbot.outbox")
@@ -53,7 +54,7 @@ _ERROR_LIMIT = 500  # the column's width
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -566,7 +567,7 @@ class OutboxWorker:
                 )
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=pause)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wakeup.clear()
 
@@ -588,7 +589,7 @@ class OutboxWorker:
             return
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             task.cancel()
             log.warning("outbox worker did not stop within %.0f s; cancelled", grace)
         except Exception:

@@ -40,13 +40,13 @@ class StaffError(Exception):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _iso(moment: dt.datetime | None) -> str:
     if moment is None:
         return "-"
-    return moment.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -281,12 +281,12 @@ def audit(settings: Settings, args: argparse.Namespace) -> int:
         try:
             day = dt.date.fromisoformat(args.since)
         except ValueError:
-            from bot.cli import CommandError
+            from bot.errors import CommandError
 
             raise CommandError("--since must be a date YYYY-MM-DD") from None
-        since = dt.datetime.combine(day, dt.time(), tzinfo=dt.timezone.utc)
+        since = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     if args.limit < 1:
-        from bot.cli import CommandError
+        from bot.errors import CommandError
 
         raise CommandError("--limit must be at least 1")
     return _run(settings, lambda rt: _audit_list(rt, args.person, since, args.limit))

@@ -297,7 +297,7 @@ def iter_credentials(cases: int, seed: int = 1) -> Iterator[Credentials]:
 
 
 def run_demo_data_command(*, cases: int, months: int, seed: int, output: Path | None) -> int:
-    from bot.cli import CommandError
+    from bot.errors import CommandError
 
     if cases < 1:
         raise CommandError("--cases must be at least 1")

@@ -26,7 +26,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
+from bot.errors import ConfigError
 from bot.runtime import Runtime, open_runtime
 from bot.store.session import READ_ONLY
 from bot.web_components import WebComponent
@@ -272,7 +273,7 @@ def run_serve(
 ) -> int:
     import uvicorn
 
-    from bot.cli import CommandError
+    from bot.errors import CommandError
     from bot.logs import configure_logging
     from bot.store.session import normalise_url
 

@@ -85,7 +85,7 @@ def welcome(ctx: DialogContext) -> None:
     )
 
 
-def help(ctx: DialogContext) -> None:  # noqa: A001 - the HELP word
+def help(ctx: DialogContext) -> None:
     _ = ctx.t.gettext
     program = ctx.policy.program_name
     if ctx.is_sms:

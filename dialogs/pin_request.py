@@ -9,11 +9,11 @@ import datetime as dt
 import re
 
 from dialogs.context import DialogContext, State
+from dialogs.shapes import TYPED_ZIP
 from dialogs.verification import HELPLINE, TTY, read_ssn
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
 _SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$", re.ASCII)
-_ZIP = re.compile(r"^(\d{5})(?:-?\d{4})?$", re.ASCII)
 
 
 def parse_birth_date(text: str, locale: str, today: dt.date) -> dt.date | None:
@@ -68,7 +68,7 @@ def take_birth_date(ctx: DialogContext, text: str) -> None:
 
 def take_zip(ctx: DialogContext, text: str) -> None:
     _ = ctx.t.gettext
-    match = _ZIP.match(text.strip())
+    match = TYPED_ZIP.match(text.strip())
     if match is None:
         ctx.result.say(_("Please send the 5-digit ZIP code, for example 10027."))
         return

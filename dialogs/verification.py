@@ -6,9 +6,9 @@ answers the same way whatever PIN is given (the services make that so).
 
 from __future__ import annotations
 
-from bot.hashing import PIN_SHAPE, normalise_ssn
 from dialogs.context import DialogContext, State
 from dialogs.ports import VerifyStatus
+from dialogs.shapes import PIN_SHAPE, normalise_ssn
 from dialogs.words import Intent
 
 HELPLINE = "888-208-4485"

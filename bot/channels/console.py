@@ -83,7 +83,7 @@ def chat(
         text = line.rstrip("\n")
         if not text.strip():
             continue
-        delivery = f"console-{dt.datetime.now(dt.timezone.utc).timestamp()}-{number}"
+        delivery = f"console-{dt.datetime.now(dt.UTC).timestamp()}-{number}"
         try:
             outcome = engine.handle(InboundMessage(channel, who, text, delivery_id=delivery))
         except Exception:  # like the real channels: an apology, and the chat goes on
@@ -108,7 +108,7 @@ def _sms_texts(settings: Settings, outcome: Outcome) -> list[str]:
     from bot.channels.sms import merge_messages, render_reply
     from bot.doclinks import document_url
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     texts: list[str] = []
     for reply in outcome.replies:
         texts += render_reply(

@@ -30,8 +30,8 @@ import secrets
 import traceback
 import urllib.parse
 from collections.abc import Callable
-from xml.sax.saxutils import escape as xml_escape
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 import anyio
 import phonenumbers
@@ -146,7 +146,7 @@ class SmsComponent:
 
     def document_link(self, ref: DocumentRef) -> str:
         settings = self.runtime.settings
-        token = make_document_token(settings, ref, dt.datetime.now(dt.timezone.utc))
+        token = make_document_token(settings, ref, dt.datetime.now(dt.UTC))
         return f"{settings.public_url}/d/{token}"
 
     def apology(self, error_id: str, locale: str | None) -> list[str]:

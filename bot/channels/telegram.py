@@ -55,13 +55,12 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
-from bot.config import ConfigError
 from bot.documents import DocumentNotFound, open_document
+from bot.errors import ConfigError, DatabaseUnavailable
 from bot.i18n import LOCALES, N_, normalise_locale, translator
 from bot.messages import Channel, InboundMessage, Outcome, Reply
 from bot.qr import REGISTRATION_URL, SIGNIN_URL, registration_qr, signin_qr
 from bot.runtime import Runtime
-from bot.store.session import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +403,7 @@ class TelegramComponent:
 
     async def _send_document(self, chat_id: int, reply: Reply) -> None:
         assert reply.document is not None
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         try:
             filename, pdf = await anyio.to_thread.run_sync(
                 partial(

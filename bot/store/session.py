@@ -13,14 +13,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import DatabaseUnavailable
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Execution option for a connection that only reads (health checks): on SQLite it opens a
 # deferred transaction instead of taking the write lock.
 READ_ONLY = "csbot_read_only"
-
-
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or opened; the message is one line for an operator."""
 
 
 def normalise_url(url: str) -> str:
