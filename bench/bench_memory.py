@@ -37,8 +37,8 @@ def main() -> int:
     common.set_record(args)
 
     url = common.sqlite_dataset(args.cases, "memory")
+    from bot.channels.base import InboundMessage
     from bot.channels.sms import SmsComponent, twiml_response
-    from bot.messages import InboundMessage
     from bot.synthetic import credentials
     from bot.web import create_app
 

@@ -45,7 +45,7 @@ class Dataset:
         self.turn = 0
 
     def send(self, text: str) -> float:
-        from bot.messages import InboundMessage
+        from bot.channels.base import InboundMessage
 
         sender = self.senders[self.turn % PARENTS]
         self.turn += 1

@@ -73,7 +73,7 @@ def balance_script(ssn: str, pin: str, language_word: str) -> list[tuple[str, st
 
 
 def run(engine, sender: str, steps: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
-    from bot.messages import InboundMessage
+    from bot.channels.base import InboundMessage
 
     outcomes = []
     for kind, text in steps:

@@ -456,8 +456,8 @@ def paying_parents(runtime, cases: int, count: int, language: str = "en") -> lis
 
 def verify_chats(runtime, chats: list[tuple[str, str, int]], expect: str) -> None:  # type: ignore[no-untyped-def]
     """Verify each (channel, sender, person index) through the engine: BALANCE, SSN, PIN."""
+    from bot.channels.base import InboundMessage
     from bot.engine import ConversationEngine
-    from bot.messages import InboundMessage
     from bot.synthetic import credentials
 
     engine = ConversationEngine(runtime)

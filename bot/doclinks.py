@@ -26,7 +26,7 @@ import struct
 
 from bot.config import Settings
 from bot.i18n import LOCALES
-from bot.messages import DocumentKind, DocumentRef
+from dialogs.replies import DocumentKind, DocumentRef
 
 LINK_LIFETIME = dt.timedelta(minutes=15)
 _VERSION = 1

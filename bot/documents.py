@@ -37,12 +37,13 @@ from bot.config import Settings
 from bot.doclinks import read_document_token
 from bot.hashing import KeyedHasher
 from bot.i18n import Translator, translator
-from bot.messages import DocumentKind, DocumentRef
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
 from bot.store.models import AuditRecord, Coupon, Notice, Person, Statement
 from dialogs.answers import SOURCES as PAYMENT_SOURCES  # the same words as the chat listing
 from dialogs.ports import CaseView, PaymentView, Role
+from dialogs.replies import DocumentKind, DocumentRef
+from dialogs.text import HELPLINE, TTY
 
 log = logging.getLogger(__name__)
 # fontTools logs the glyph names of every subset at INFO: the letters and digits of a
@@ -52,8 +53,6 @@ if logging.getLogger("fontTools").getEffectiveLevel() < logging.WARNING:
 
 FONT_DIR = Path(__file__).with_name("fonts")
 FONT_FAMILY = "DejaVu"
-HELPLINE = "888-208-4485"
-HELPLINE_TTY = "866-875-9975"
 # "Produced on" is the agency's calendar day, not UTC's.
 try:
     AGENCY_TIMEZONE: dt.tzinfo = ZoneInfo("America/New_York")
@@ -209,7 +208,7 @@ class _Sheet:
         self.program_name = settings.program_name
         self.today = today
         _ = t.gettext
-        helpline = _("Questions? Call {phone} (TTY {tty}).").format(phone=HELPLINE, tty=HELPLINE_TTY)
+        helpline = _("Questions? Call {phone} (TTY {tty}).").format(phone=HELPLINE, tty=TTY)
 
         def footer_text(page: int) -> str:
             # "{nb}" is fpdf2's alias for the page count, filled in at the end.

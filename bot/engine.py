@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Row, bindparam, select, update
 
+from bot.channels.base import Channel, InboundMessage, Outcome
 from bot.i18n import normalise_locale, translator
-from bot.messages import Channel, InboundMessage, Outcome
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
 from bot.store.models import Conversation, HandledDelivery

@@ -87,8 +87,3 @@ class Translator:
 @cache
 def translator(locale: str) -> Translator:
     return Translator(locale if locale in LOCALES else DEFAULT_LOCALE)
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction where it is translated later (e.g. a table of labels)."""
-    return message

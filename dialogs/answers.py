@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.i18n import N_
-from bot.messages import DocumentKind, DocumentRef
 from dialogs.context import DialogContext
 from dialogs.menu import choice
 from dialogs.ports import CaseView, DisbursementView, Page, PaymentView, Role
+from dialogs.replies import DocumentKind, DocumentRef
+from dialogs.text import N_
 from dialogs.words import Intent
 
 FREQUENCIES = {

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bot.messages import Choice, DocumentRef, Reply
 from dialogs.ports import AccountServices, ChatRef
+from dialogs.replies import Choice, DocumentRef, Reply
 
 
 class State(StrEnum):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_
-from bot.messages import Choice
 from dialogs.context import DialogContext
 from dialogs.ports import CaseView, Role
-from dialogs.verification import HELPLINE, TTY
+from dialogs.replies import Choice
+from dialogs.text import HELPLINE, N_, TTY
 from dialogs.words import Intent
 
 # The word a parent sees for each menu entry, in each language (protocol words, not prose).

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 
-from bot.i18n import N_
-from bot.messages import Choice
 from dialogs.answers import mask
 from dialogs.context import DialogContext, State
 from dialogs.menu import choice
 from dialogs.ports import CaseView, Role
+from dialogs.replies import Choice
+from dialogs.text import N_
 from dialogs.words import Intent
 
 MAX_MESSAGE_LENGTH = 1500

@@ -10,7 +10,8 @@ import re
 
 from dialogs.context import DialogContext, State
 from dialogs.shapes import TYPED_ZIP
-from dialogs.verification import HELPLINE, TTY, read_ssn
+from dialogs.text import HELPLINE, TTY
+from dialogs.verification import read_ssn
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
 _SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$", re.ASCII)

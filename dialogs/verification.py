@@ -9,10 +9,8 @@ from __future__ import annotations
 from dialogs.context import DialogContext, State
 from dialogs.ports import VerifyStatus
 from dialogs.shapes import PIN_SHAPE, normalise_ssn
+from dialogs.text import HELPLINE, TTY
 from dialogs.words import Intent
-
-HELPLINE = "888-208-4485"
-TTY = "866-875-9975"
 
 
 def start(ctx: DialogContext, pending: Intent) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from bot.channels.base import Channel
 from bot.importer import import_extract
-from bot.messages import Channel, DocumentKind
 from bot.runtime import open_runtime
 from bot.store.models import (
     AccountLock,
@@ -16,6 +16,7 @@ from bot.store.models import (
     PinRequest,
     VerificationFailure,
 )
+from dialogs.replies import DocumentKind
 from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA, UNKNOWN_SSN, make_bot
 
 

@@ -17,7 +17,7 @@ from bot.doclinks import (
     make_document_token,
     read_document_token,
 )
-from bot.messages import DocumentKind, DocumentRef
+from dialogs.replies import DocumentKind, DocumentRef
 from tests.support.databases import TEST_SECRET_KEY
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)

@@ -22,7 +22,6 @@ from bot.documents import (
     open_document,
     render_document,
 )
-from bot.messages import DocumentKind, DocumentRef
 from bot.runtime import Runtime, open_runtime
 from bot.store.models import (
     AuditRecord,
@@ -35,6 +34,7 @@ from bot.store.models import (
     Person,
     Statement,
 )
+from dialogs.replies import DocumentKind, DocumentRef
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 TODAY = dt.date(2026, 11, 20)

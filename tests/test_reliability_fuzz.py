@@ -20,9 +20,9 @@ from babel.messages.pofile import read_po
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.channels.base import Channel, InboundMessage
 from bot.i18n import locales_dir
 from bot.importer import import_extract
-from bot.messages import Channel, InboundMessage
 from bot.runtime import open_runtime
 from dialogs.words import COMMANDS, WORDS
 from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN, make_bot

@@ -19,6 +19,7 @@ from starlette.datastructures import MultiDict
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from bot.channels.base import Channel
 from bot.channels.gsm7 import is_gsm7, segments
 from bot.channels.sms import (
     SMS_PATH,
@@ -32,11 +33,11 @@ from bot.channels.sms import (
 )
 from bot.hashing import KeyedHasher
 from bot.importer import import_extract
-from bot.messages import Channel, Choice, DocumentKind, DocumentRef, Reply
 from bot.runtime import Runtime, open_runtime
 from bot.store.models import Conversation, HandledDelivery
 from bot.store.session import make_engine, make_sessionmaker
 from bot.web import create_app
+from dialogs.replies import Choice, DocumentKind, DocumentRef, Reply
 
 AUTH_TOKEN = "twilio-test-auth-token-0123"
 EXAMPLE = Path(__file__).parent / "example-import.json"

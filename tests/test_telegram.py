@@ -25,8 +25,8 @@ from starlette.testclient import TestClient
 
 from bot.doclinks import make_document_token
 from bot.i18n import translator
-from bot.messages import DocumentKind, DocumentRef
 from bot.qr import REGISTRATION_URL, SIGNIN_URL, qr_png
+from dialogs.replies import DocumentKind, DocumentRef
 from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
 from tests.support.serve_process import csbot_env, run_csbot, start_serve
 

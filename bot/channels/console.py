@@ -16,11 +16,11 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from bot.channels.base import Channel, InboundMessage, Outcome
 from bot.channels.sms import apology_text
 from bot.config import Settings
 from bot.engine import ConversationEngine
 from bot.i18n import translator
-from bot.messages import Channel, InboundMessage, Outcome
 from bot.runtime import Runtime, open_runtime
 
 DEMO_DATABASE_URL = "sqlite:///csbot-demo.db"

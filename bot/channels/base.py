@@ -1,9 +1,11 @@
-"""The channel-neutral messages that pass between channels and the engine."""
+"""What every channel shares: the inbound message it hands the engine and the outcome it renders."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from dialogs.replies import Reply
 
 
 class Channel(StrEnum):
@@ -19,40 +21,6 @@ class InboundMessage:
     text: str
     delivery_id: str | None = None  # MessageSid / update_id; None means "never a repeat"
     locale_hint: str | None = None  # e.g. Telegram's language_code
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """One option a parent can pick: `word` is what the engine understands when it comes back."""
-
-    label: str
-    word: str
-
-
-class DocumentKind(StrEnum):
-    PAYMENT_HISTORY = "payment_history"
-    STATEMENT = "statement"
-    COUPON = "coupon"
-    NOTICE = "notice"
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentRef:
-    """A printable document the reply offers; the channel renders it (Telegram: a PDF upload,
-    SMS: a signed link). `record_id` names the statement, coupon or notice; for payment
-    history it is the case number."""
-
-    kind: DocumentKind
-    person_id: str
-    record_id: str
-    locale: str
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    text: str
-    choices: tuple[Choice, ...] = ()
-    document: DocumentRef | None = None
 
 
 @dataclass(slots=True)
