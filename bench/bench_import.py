@@ -3,7 +3,7 @@
     python bench/bench_import.py                      # 10k and 100k cases, SQLite
     python bench/bench_import.py --cases 10000 --postgres postgresql://postgres@127.0.0.1/test
 
-For each size it writes a synthetic extract (bot.synthetic, seed 1, 12 months), imports it
+For each size it writes a synthetic extract (bot.demo.synthetic, seed 1, 12 months), imports it
 into an empty database with `csbot import` in a child process (first import: all inserts),
 imports it again (all unchanged), and reads each child's peak RSS from os.wait4. Flat memory
 means the 100k figure is close to the 10k one. Results are printed and appended to
@@ -79,7 +79,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE.parent))
-    from bot.synthetic import generate
+    from bot.demo.synthetic import generate
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="csbot-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)

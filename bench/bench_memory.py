@@ -39,7 +39,7 @@ def main() -> int:
     url = common.sqlite_dataset(args.cases, "memory")
     from bot.channels.base import InboundMessage
     from bot.channels.sms import SmsComponent, twiml_response
-    from bot.synthetic import credentials
+    from bot.demo.synthetic import credentials
     from bot.web import create_app
 
     runtime = common.open_bench_runtime(url, TWILIO_AUTH_TOKEN="memory-token")

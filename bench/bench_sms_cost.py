@@ -93,7 +93,7 @@ def main() -> int:
     from bot.channels.sms import SmsComponent
     from bot.engine import ConversationEngine
     from bot.store.models import Person
-    from bot.synthetic import credentials, person_id
+    from bot.demo.synthetic import credentials, person_id
 
     url = common.sqlite_dataset(CASES, "smscost")
     components = {}

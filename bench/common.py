@@ -178,7 +178,7 @@ def open_bench_runtime(database_url: str, **variables: str):  # type: ignore[no-
 
 def extract_path(cases: int) -> Path:
     """A synthetic extract with `cases` cases, 12 months each (written once, then reused)."""
-    from bot.synthetic import generate
+    from bot.demo.synthetic import generate
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     path = OUT_DIR / f"extract-{cases}-s{SEED}.json"
@@ -433,7 +433,7 @@ def paying_parents(runtime, cases: int, count: int, language: str = "en") -> lis
     from sqlalchemy import select
 
     from bot.store.models import Payment, Person
-    from bot.synthetic import case_number, person_id
+    from bot.demo.synthetic import case_number, person_id
 
     step = max(1, cases // (count * 2))
     chosen: list[int] = []
@@ -458,7 +458,7 @@ def verify_chats(runtime, chats: list[tuple[str, str, int]], expect: str) -> Non
     """Verify each (channel, sender, person index) through the engine: BALANCE, SSN, PIN."""
     from bot.channels.base import InboundMessage
     from bot.engine import ConversationEngine
-    from bot.synthetic import credentials
+    from bot.demo.synthetic import credentials
 
     engine = ConversationEngine(runtime)
     for channel, sender, index in chats:

@@ -26,7 +26,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.config import Settings
 from bot.errors import ConfigError
 from bot.runtime import Runtime, open_runtime
 from bot.store.session import READ_ONLY
@@ -266,52 +265,3 @@ def app_factory() -> Starlette:
     configure_logging(settings)
     runtime = open_runtime(settings, migrate=False)
     return create_app(runtime)
-
-
-def run_serve(
-    settings: Settings, *, host: str, port: int, workers: int, telegram_polling: bool
-) -> int:
-    import uvicorn
-
-    from bot.errors import CommandError
-    from bot.logs import configure_logging
-    from bot.store.session import normalise_url
-
-    configure_logging(settings)
-    settings.check_channels()
-    if workers < 1:
-        raise CommandError("--workers must be 1 or more")
-    if workers > 1 and normalise_url(settings.database_url).startswith("sqlite"):
-        raise CommandError(
-            f"--workers {workers} needs PostgreSQL: SQLite takes one writer at a time."
-            " Set CSBOT_DATABASE_URL to a postgresql:// URL, or run one worker"
-        )
-    if workers > 1 and telegram_polling:
-        raise CommandError("--telegram-polling runs in one process only: use --workers 1")
-    if not 0 < port < 65536:
-        raise CommandError("--port must be between 1 and 65535")
-
-    runtime = open_runtime(settings)  # migrates, once, before any worker starts
-    common: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_config": None,  # keep our logging setup (with secret redaction)
-        "access_log": False,  # request lines add nothing the app's own log lacks
-        "server_header": False,
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
-        "lifespan": "on",
-    }
-    try:
-        if workers == 1:
-            app = create_app(runtime, telegram_polling=telegram_polling)
-            uvicorn.run(app, **common)
-        else:
-            runtime.dispose()  # each worker opens its own pool after the fork
-            uvicorn.run("bot.web:app_factory", factory=True, workers=workers, **common)
-    except SystemExit as exc:  # uvicorn exits with 3 when the app or the socket fails
-        code = exc.code if isinstance(exc.code, int) else 1
-        if code:
-            raise CommandError(
-                f"the service could not start on {host}:{port} (see the log above)", status=code
-            ) from None
-    return 0

@@ -22,7 +22,7 @@ from tests.support.databases import (
     require_postgres,
 )
 
-pytest_plugins = ["tests.support.serve_process"]
+pytest_plugins = ["tests.support.serve_process", "tests.support.live_service"]
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:

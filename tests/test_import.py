@@ -391,7 +391,7 @@ def test_replace_whole_file_removes_a_case_and_its_records(runtime, tmp_path, ex
 
 
 def test_a_bad_record_late_in_a_big_file_writes_nothing(runtime, tmp_path, example_extract_path):
-    from bot.synthetic import generate
+    from bot.demo.synthetic import generate
 
     import_extract(runtime, example_extract_path)
     before = dump(runtime)

@@ -11,10 +11,10 @@ import signal
 import httpx
 import pytest
 from sqlalchemy import select
-from test_security_http import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
 
 from bot.store.models import AccountLock, Conversation, HandledDelivery, VerificationFailure
 from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
+from tests.support.live_service import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -38,7 +38,7 @@ def test_fifty_senders_with_bursts_on_two_workers(postgres_url: str, serve) -> N
             status, messages, _sid = await async_send(http, sms, sender, text)
             results.append((sender, text, status, messages))
         burst = await asyncio.gather(*(async_send(http, sms, sender, text) for text in BURST))
-        results.extend((sender, text, status, messages) for text, (status, messages, _sid) in zip(BURST, burst))
+        results.extend((sender, text, status, messages) for text, (status, messages, _sid) in zip(BURST, burst, strict=True))
 
     async def everyone() -> None:
         limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)

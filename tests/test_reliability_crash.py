@@ -23,10 +23,10 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
-from test_security_http import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
 
 from bot.store.models import Conversation, HandledDelivery, OfficeMessage
 from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
+from tests.support.live_service import APOLOGY, Sms, async_send, both_channels_env, count_rows, db_engine, load_example
 from tests.support.serve_process import free_port
 from tests.support.smtp_mailbox import Mailbox
 

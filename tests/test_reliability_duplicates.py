@@ -10,7 +10,11 @@ import time
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from test_security_http import (
+
+from bot.store.models import HandledDelivery, OfficeMessage
+from tests.support.dialog_harness import CLAUDE, MARIA
+from tests.support.fake_bot_api import FakeBotApi, next_update_id
+from tests.support.live_service import (
     TELEGRAM_TOKEN,
     Sms,
     Telegram,
@@ -20,10 +24,6 @@ from test_security_http import (
     db_engine,
     load_example,
 )
-
-from bot.store.models import HandledDelivery, OfficeMessage
-from tests.support.dialog_harness import CLAUDE, MARIA
-from tests.support.fake_bot_api import FakeBotApi, next_update_id
 from tests.support.serve_process import free_port, running_serve
 from tests.support.smtp_mailbox import Mailbox
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_security_http import APOLOGY, Sms, both_channels_env, load_example
 
 from tests.support.dialog_harness import AMINATA, CLAUDE, DANA, JAMES, MARIA
+from tests.support.live_service import APOLOGY, Sms, both_channels_env, load_example
 
 pytestmark = pytest.mark.slow
 

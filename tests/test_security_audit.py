@@ -10,9 +10,9 @@ import re
 
 import httpx
 import pytest
-from test_security_http import Sms, both_channels_env, load_example
 
 from tests.support.dialog_harness import JAMES, MARIA
+from tests.support.live_service import Sms, both_channels_env, load_example
 from tests.support.serve_process import run_csbot, running_serve
 
 pytestmark = pytest.mark.slow

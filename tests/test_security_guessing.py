@@ -16,22 +16,20 @@ import asyncio
 import httpx
 import pytest
 from sqlalchemy import select
-from test_security_http import (  # noqa: F401 - fixtures
-    APOLOGY,
-    Sms,
-    api,
-    both_channels_env,
-    count_rows,
-    db_engine,
-    load_example,
-    messages_of,
-    stack,
-)
 
 from bot.cli import main as csbot_main
 from bot.store.models import AccountLock, VerificationFailure
 from tests.support.databases import TEST_SECRET_KEY
 from tests.support.dialog_harness import CLAUDE, DANA, JAMES, MARIA, UNKNOWN_SSN
+from tests.support.live_service import (
+    APOLOGY,
+    Sms,
+    both_channels_env,
+    count_rows,
+    db_engine,
+    load_example,
+    messages_of,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -31,7 +31,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import MetaData, select
-from test_security_http import (
+
+from bot.mail import OfficeMail, compose
+from bot.store.models import Office, OfficeMessage, Person
+from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN
+from tests.support.fake_bot_api import FakeBotApi
+from tests.support.live_service import (
     TELEGRAM_SECRET,
     TELEGRAM_TOKEN,
     TWILIO_TOKEN,
@@ -41,11 +46,6 @@ from test_security_http import (
     db_engine,
     load_example,
 )
-
-from bot.mail import OfficeMail, compose
-from bot.store.models import Office, OfficeMessage, Person
-from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN
-from tests.support.fake_bot_api import FakeBotApi
 from tests.support.serve_process import TEST_SECRET_KEY, free_port, start_serve
 
 pytestmark = pytest.mark.slow

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, update
-from test_security_http import TELEGRAM_TOKEN, Sms, Telegram, both_channels_env, db_engine, load_example
 
 from bot.store.models import AuditRecord, Conversation
 from tests.support.dialog_harness import JAMES, MARIA
 from tests.support.fake_bot_api import FakeBotApi
+from tests.support.live_service import TELEGRAM_TOKEN, Sms, Telegram, both_channels_env, db_engine, load_example
 from tests.support.serve_process import running_serve
 
 pytestmark = pytest.mark.slow

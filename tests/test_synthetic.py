@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from bot.demo import DEMO_EXTRACT, DEMO_PEOPLE
+from bot.demo.synthetic import credentials, generate, write_extract
 from bot.importer import import_extract
 from bot.runtime import open_runtime
 from bot.store import models
-from bot.synthetic import credentials, generate, write_extract
 
 # --- the demo extract -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The terminal channel: `csbot chat` and `csbot demo`.
+"""The terminal channel behind `csbot chat` and `csbot demo`.
 
 The same engine and dialogs as the real channels, rendered the way the named channel would:
 SMS through the SMS renderer (GSM-7 folding, two-segment messages, document links), Telegram
@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
-import os
 import secrets
-import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
@@ -21,63 +19,17 @@ from bot.channels.sms import apology_text
 from bot.config import Settings
 from bot.engine import ConversationEngine
 from bot.i18n import translator
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import Runtime
 
-DEMO_DATABASE_URL = "sqlite:///csbot-demo.db"
+DEMO_SENDER = "+12125550199"  # a 555 number: never a real phone
 log = logging.getLogger(__name__)
-
-
-def run_chat(settings: Settings, *, as_channel: str, sender: str | None) -> int:
-    logging.basicConfig(level=logging.WARNING)
-    runtime = open_runtime(settings)
-    try:
-        chat(runtime, as_channel=as_channel, sender=sender, lines=_input_lines(sys.stdin), out=sys.stdout)
-    finally:
-        runtime.dispose()
-    return 0
-
-
-def run_demo(settings: Settings) -> int:
-    """Embedded database, demo data, a throwaway key when none is set, then a chat."""
-    from bot.demo import DEMO_EXTRACT, DEMO_PEOPLE
-    from bot.importer import import_extract
-
-    logging.basicConfig(level=logging.WARNING)
-    overrides: dict[str, object] = {}
-    if "CSBOT_DATABASE_URL" not in os.environ:
-        overrides["database_url"] = DEMO_DATABASE_URL
-    if not settings.secret_key:
-        # Demo only: the demo data is loaded again on every start, so a fresh key is fine.
-        overrides["secret_key"] = secrets.token_urlsafe(32)
-    settings = settings.model_copy(update=overrides)
-    runtime = open_runtime(settings)
-    try:
-        import_extract(runtime, DEMO_EXTRACT)
-        out = sys.stdout
-        print(_demo_guide(DEMO_PEOPLE, settings.database_url), file=out)
-        chat(runtime, as_channel="sms", sender="+12125550199", lines=_input_lines(sys.stdin), out=out)
-    finally:
-        runtime.dispose()
-    return 0
-
-
-def _demo_guide(people: Iterable[object], database_url: str) -> str:
-    lines = [
-        "csbot demo: you are a parent texting the agency (rendered as SMS).",
-        f"Database: {database_url}. Try HELP, BALANCE, PAYMENTS, OFFICE, PIN, FRANCAIS, STOP.",
-        "Demo parents (Social Security number / PIN):",
-    ]
-    for person in people:
-        lines.append(f"  {person}")
-    lines.append("Type a message and press Enter; Ctrl-D to quit.\n")
-    return "\n".join(lines)
 
 
 def chat(
     runtime: Runtime, *, as_channel: str, sender: str | None, lines: Iterable[str], out: TextIO
 ) -> None:
     channel = Channel.SMS if as_channel == "sms" else Channel.TELEGRAM
-    who = sender or ("+12125550199" if channel is Channel.SMS else "console-" + getpass.getuser())
+    who = sender or (DEMO_SENDER if channel is Channel.SMS else "console-" + getpass.getuser())
     engine = ConversationEngine(runtime)
     for number, line in enumerate(lines, start=1):
         text = line.rstrip("\n")
@@ -134,7 +86,7 @@ def _telegram_texts(outcome: Outcome) -> list[str]:
     return printed
 
 
-def _input_lines(stream: TextIO) -> Iterator[str]:
+def input_lines(stream: TextIO) -> Iterator[str]:
     """Interactive: a prompt per line. Scripted (not a terminal): one message per line."""
     if not stream.isatty():
         yield from stream

@@ -22,9 +22,7 @@ import hashlib
 import json
 import random
 import shutil
-import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -289,34 +287,3 @@ def generate(path: Path, *, cases: int, months: int = 12, seed: int = 1) -> dict
     """Write a synthetic extract to `path`; return the record counts per list."""
     with Path(path).open("w", encoding="utf-8", buffering=1 << 20) as out:
         return write_extract(out, cases=cases, months=months, seed=seed)
-
-
-def iter_credentials(cases: int, seed: int = 1) -> Iterator[Credentials]:
-    for i in range(2 * cases):
-        yield credentials(i, seed)
-
-
-def run_demo_data_command(*, cases: int, months: int, seed: int, output: Path | None) -> int:
-    from bot.errors import CommandError
-
-    if cases < 1:
-        raise CommandError("--cases must be at least 1")
-    if not 1 <= months <= 120:
-        raise CommandError("--months must be between 1 and 120")
-    if 2 * cases > 100_000_000:
-        raise CommandError("--cases must be at most 50,000,000 (the synthetic SSN range)")
-    if output is None:
-        counts = write_extract(sys.stdout, cases=cases, months=months, seed=seed)
-        sys.stdout.flush()
-    else:
-        try:
-            counts = generate(output, cases=cases, months=months, seed=seed)
-        except OSError as exc:
-            raise CommandError(f"{output}: cannot be written ({exc.strerror or exc})") from None
-    total = sum(counts.values())
-    where = str(output) if output else "standard output"
-    print(
-        f"csbot demo-data: wrote {total:,} records ({cases:,} cases, seed {seed}) to {where}",
-        file=sys.stderr,
-    )
-    return 0
