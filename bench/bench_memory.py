@@ -37,10 +37,11 @@ def main() -> int:
     common.set_record(args)
 
     url = common.sqlite_dataset(args.cases, "memory")
-    from bot.channels.base import InboundMessage
-    from bot.channels.sms import SmsComponent, twiml_response
+    from bot.channels.sms.route import SmsComponent
+    from bot.channels.sms.render import twiml_response
+    from bot.conversation.turn import InboundMessage
     from bot.demo.synthetic import credentials
-    from bot.web import create_app
+    from bot.web.app import create_app
 
     runtime = common.open_bench_runtime(url, TWILIO_AUTH_TOKEN="memory-token")
     app = create_app(runtime, background=False)  # everything a worker imports and builds

@@ -29,8 +29,9 @@ EXPECT = {"BALANCE": "(you pay support)", "PAYMENTS": "newest first", "COUPON": 
 
 class Dataset:
     def __init__(self, cases: int, url: str) -> None:
-        from bot.channels.sms import SmsComponent, twiml_response
-        from bot.engine import ConversationEngine
+        from bot.channels.sms.route import SmsComponent
+        from bot.channels.sms.render import twiml_response
+        from bot.conversation.engine import ConversationEngine
 
         self.cases = cases
         self.runtime = common.open_bench_runtime(url, TWILIO_AUTH_TOKEN="scale-token")
@@ -45,7 +46,7 @@ class Dataset:
         self.turn = 0
 
     def send(self, text: str) -> float:
-        from bot.channels.base import InboundMessage
+        from bot.conversation.turn import InboundMessage
 
         sender = self.senders[self.turn % PARENTS]
         self.turn += 1

@@ -5,7 +5,7 @@
 Scripted conversations run through the real engine on a 1,000-case synthetic database, and
 each answer is rendered exactly as POST /twilio/sms renders it (bot.channels.sms), once with
 CSBOT_SMS_ENCODING=gsm7 and once with unicode; segments are counted with
-bot.channels.gsm7.segments (160 GSM-7 / 70 UCS-2 characters alone, 153 / 67 per part when
+bot.channels.sms.gsm7.segments (160 GSM-7 / 70 UCS-2 characters alone, 153 / 67 per part when
 concatenated). Goals: every message at most 2 segments, the balance reply 1 segment.
 """
 
@@ -73,7 +73,7 @@ def balance_script(ssn: str, pin: str, language_word: str) -> list[tuple[str, st
 
 
 def run(engine, sender: str, steps: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
-    from bot.channels.base import InboundMessage
+    from bot.conversation.turn import InboundMessage
 
     outcomes = []
     for kind, text in steps:
@@ -89,11 +89,11 @@ def main() -> int:
     args = parser.parse_args()
     common.set_record(args)
 
-    from bot.channels.gsm7 import segments
-    from bot.channels.sms import SmsComponent
-    from bot.engine import ConversationEngine
-    from bot.store.models import Person
+    from bot.channels.sms.route import SmsComponent
+    from bot.channels.sms.gsm7 import segments
+    from bot.conversation.engine import ConversationEngine
     from bot.demo.synthetic import credentials, person_id
+    from bot.store.models import Person
 
     url = common.sqlite_dataset(CASES, "smscost")
     components = {}

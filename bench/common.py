@@ -432,8 +432,8 @@ def paying_parents(runtime, cases: int, count: int, language: str = "en") -> lis
     case with payments on file, preferring `language` (so the expected answer is known)."""
     from sqlalchemy import select
 
-    from bot.store.models import Payment, Person
     from bot.demo.synthetic import case_number, person_id
+    from bot.store.models import Payment, Person
 
     step = max(1, cases // (count * 2))
     chosen: list[int] = []
@@ -456,8 +456,8 @@ def paying_parents(runtime, cases: int, count: int, language: str = "en") -> lis
 
 def verify_chats(runtime, chats: list[tuple[str, str, int]], expect: str) -> None:  # type: ignore[no-untyped-def]
     """Verify each (channel, sender, person index) through the engine: BALANCE, SSN, PIN."""
-    from bot.channels.base import InboundMessage
-    from bot.engine import ConversationEngine
+    from bot.conversation.engine import ConversationEngine
+    from bot.conversation.turn import InboundMessage
     from bot.demo.synthetic import credentials
 
     engine = ConversationEngine(runtime)

@@ -7,13 +7,25 @@ every view writes an audit record (the kind of record, never the data).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from dialogs.context import DialogContext
+from dialogs.context import DialogContext, Words
 from dialogs.menu import choice
-from dialogs.ports import CaseView, DisbursementView, Page, PaymentView, Role
+from dialogs.ports import (
+    AccountServices,
+    CaseView,
+    CouponView,
+    DisbursementView,
+    NoticeView,
+    Page,
+    PaymentView,
+    Role,
+    StatementView,
+)
 from dialogs.replies import DocumentKind, DocumentRef
 from dialogs.text import N_
-from dialogs.words import Intent
+from dialogs.vocabulary import Intent
 
 FREQUENCIES = {
     "weekly": N_("weekly"),
@@ -35,12 +47,28 @@ METHODS = {
 }
 
 
+R = TypeVar("R")
+
+NO_OPEN_CASE = N_("We have no open case for you.")
+COUPONS_ARE_FOR_PAYING_PARENTS = N_(
+    "Payment coupons are for the parent who pays support. On your cases you receive support."
+)
+NOTICES_ARE_FOR_RECEIVING_PARENTS = N_(
+    "The monthly notice is for the parent who receives support. On your cases you"
+    " pay support: send STATEMENT for your account statement."
+)
+
+
 def mask(case_number: str) -> str:
     return "*" + case_number[-4:]
 
 
-def _cases(ctx: DialogContext) -> list[CaseView]:
-    return ctx.services.cases(ctx.conversation.person_id or "")
+def _cases(ctx: DialogContext, role: Role | None = None, *, refusal: str = NO_OPEN_CASE) -> list[CaseView]:
+    """The parent's cases (in `role` when given); when there are none, says `refusal`."""
+    cases = [c for c in ctx.services.cases(ctx.conversation.person_id or "") if role is None or c.role is role]
+    if not cases:
+        ctx.result.say(ctx.t.gettext(refusal))
+    return cases
 
 
 def _audit(ctx: DialogContext, kind: str) -> None:
@@ -56,7 +84,6 @@ def balance(ctx: DialogContext) -> None:
     _ = t.gettext
     cases = _cases(ctx)
     if not cases:
-        ctx.result.say(_("We have no open case for you."))
         return
     _audit(ctx, "balance")
     for case in cases:
@@ -91,206 +118,202 @@ def balance(ctx: DialogContext) -> None:
         ctx.result.say(text.format(**values))
 
 
-def payments(ctx: DialogContext, offset: int = 0) -> None:
-    t = ctx.t
-    _ = t.gettext
-    cases = _cases(ctx)
-    if not cases:
-        ctx.result.say(_("We have no open case for you."))
-        return
-    numbers = [case.case_number for case in cases]
-    page = ctx.services.payments(numbers, offset, ctx.policy.page_size)
-    _audit(ctx, "payment_history")
-    if page.total == 0:
-        ctx.result.say(_("There are no payments on file for your cases yet."))
-        return
-    header = t.ngettext(
-        "Payment {first}-{last} of {total}, newest first:",
-        "Payments {first}-{last} of {total}, newest first:",
-        page.total,
+@dataclass(frozen=True)
+class Listing:
+    """A long list shown a page at a time (MORE for the next): payments or disbursements."""
+
+    kind: str  # remembered for MORE
+    audit_kind: str
+    role: Role | None  # whose cases it covers; None: both roles
+    refusal: str  # what a parent without such a case is told
+    empty: str
+    header: Callable[[Words, int], str]  # "{first}-{last} of {total}" with the right plural
+    page: Callable[[AccountServices, list[str], int, int], Page[Any]]
+    describe: Callable[[Words, Any], str]
+    printable: bool  # PDF offers the printable payment history
+
+
+def _payment_line(t: Words, item: PaymentView) -> str:
+    return t.gettext("{date}: {amount}, {source}").format(
+        date=t.date(item.date), amount=t.money(item.amount), source=t.gettext(SOURCES.get(item.source, item.source))
     )
 
-    def describe(item: PaymentView) -> str:
-        return _("{date}: {amount}, {source}").format(
-            date=t.date(item.date), amount=t.money(item.amount), source=_(SOURCES.get(item.source, item.source))
-        )
 
-    _show_page(ctx, "payments", header, page, offset, len(cases) > 1, describe)
+def _disbursement_line(t: Words, item: DisbursementView) -> str:
+    return t.gettext("{date}: {amount} by {method}").format(
+        date=t.date(item.date), amount=t.money(item.amount), method=t.gettext(METHODS.get(item.method, item.method))
+    )
 
 
-def disbursements(ctx: DialogContext, offset: int = 0) -> None:
-    t = ctx.t
-    _ = t.gettext
-    receiving = [case for case in _cases(ctx) if case.role is Role.RECEIVING]
-    if not receiving:
-        ctx.result.say(
-            _(
-                "Disbursements are the payments sent to a parent who receives support. On your"
-                " cases you pay support: send PAYMENTS for your payment history."
-            )
-        )
-        return
-    page = ctx.services.disbursements([c.case_number for c in receiving], offset, ctx.policy.page_size)
-    _audit(ctx, "disbursements")
-    if page.total == 0:
-        ctx.result.say(_("No payments have been sent to you yet."))
-        return
-    header = t.ngettext(
+PAYMENTS = Listing(
+    kind="payments",
+    audit_kind="payment_history",
+    role=None,
+    refusal=NO_OPEN_CASE,
+    empty=N_("There are no payments on file for your cases yet."),
+    header=lambda t, total: t.ngettext(
+        "Payment {first}-{last} of {total}, newest first:", "Payments {first}-{last} of {total}, newest first:", total
+    ),
+    page=lambda services, cases, offset, limit: services.payments(cases, offset, limit),
+    describe=_payment_line,
+    printable=True,
+)
+DISBURSEMENTS = Listing(
+    kind="disbursements",
+    audit_kind="disbursements",
+    role=Role.RECEIVING,
+    refusal=N_(
+        "Disbursements are the payments sent to a parent who receives support. On your"
+        " cases you pay support: send PAYMENTS for your payment history."
+    ),
+    empty=N_("No payments have been sent to you yet."),
+    header=lambda t, total: t.ngettext(
         "Payment sent to you {first}-{last} of {total}, newest first:",
         "Payments sent to you {first}-{last} of {total}, newest first:",
-        page.total,
-    )
-
-    def describe(item: DisbursementView) -> str:
-        return _("{date}: {amount} by {method}").format(
-            date=t.date(item.date), amount=t.money(item.amount), method=_(METHODS.get(item.method, item.method))
-        )
-
-    _show_page(ctx, "disbursements", header, page, offset, len(receiving) > 1, describe)
+        total,
+    ),
+    page=lambda services, cases, offset, limit: services.disbursements(cases, offset, limit),
+    describe=_disbursement_line,
+    printable=False,
+)
+LISTINGS = {listing.kind: listing for listing in (PAYMENTS, DISBURSEMENTS)}
 
 
-def _show_page(
-    ctx: DialogContext,
-    kind: str,
-    header: str,
-    page: Page,
-    offset: int,
-    several_cases: bool,
-    describe: Callable,
-) -> None:
+def payments(ctx: DialogContext) -> None:
+    show_listing(ctx, PAYMENTS, 0)
+
+
+def disbursements(ctx: DialogContext) -> None:
+    show_listing(ctx, DISBURSEMENTS, 0)
+
+
+def show_listing(ctx: DialogContext, listing: Listing, offset: int) -> None:
     """One page of a list, each line tagged with its case when the parent has several."""
-    lines = [header.format(first=offset + 1, last=offset + len(page.items), total=page.total)]
+    t = ctx.t
+    _ = t.gettext
+    cases = _cases(ctx, listing.role, refusal=listing.refusal)
+    if not cases:
+        return
+    page = listing.page(ctx.services, [c.case_number for c in cases], offset, ctx.policy.channel.page_size)
+    _audit(ctx, listing.audit_kind)
+    if page.total == 0:
+        ctx.result.say(_(listing.empty))
+        return
+    lines = [listing.header(t, page.total).format(first=offset + 1, last=offset + len(page.items), total=page.total)]
     for item in page.items:
-        lines.append(describe(item) + (f" ({mask(item.case_number)})" if several_cases else ""))
-    _listing_footer(ctx, kind, offset, len(page.items), page.total, lines)
-
-
-def _listing_footer(
-    ctx: DialogContext, kind: str, offset: int, shown: int, total: int, lines: list[str]
-) -> None:
-    _ = ctx.t.gettext
-    next_offset = offset + shown
+        lines.append(listing.describe(t, item) + (f" ({mask(item.case_number)})" if len(cases) > 1 else ""))
+    next_offset = offset + len(page.items)
     choices = []
-    if next_offset < total:
+    if next_offset < page.total:
         lines.append(_("Send MORE for older ones."))
-        ctx.conversation.data["listing"] = {"kind": kind, "offset": next_offset}
+        ctx.conversation.data["listing"] = {"kind": listing.kind, "offset": next_offset}
         choices.append(choice(ctx, Intent.MORE))
     else:
         ctx.conversation.data.pop("listing", None)
-    if kind == "payments":
+    if listing.printable:
         lines.append(_("Send PDF for a printable copy."))
         choices.append(choice(ctx, Intent.PDF))
     ctx.result.say("\n".join(lines), choices)
 
 
 def more(ctx: DialogContext) -> None:
-    listing = ctx.conversation.data.get("listing")
-    if not isinstance(listing, dict):
-        _ = ctx.t.gettext
-        ctx.result.say(_("There is nothing more to show. Send MENU for options."))
+    remembered = ctx.conversation.data.get("listing")
+    listing = LISTINGS.get(str(remembered.get("kind"))) if isinstance(remembered, dict) else None
+    if listing is None or not isinstance(remembered, dict):
+        ctx.result.say(ctx.t.gettext("There is nothing more to show. Send MENU for options."))
         return
-    offset = int(listing.get("offset", 0))
-    if listing.get("kind") == "disbursements":
-        disbursements(ctx, offset)
-    else:
-        payments(ctx, offset)
+    show_listing(ctx, listing, int(remembered.get("offset", 0)))
 
 
 def payment_history_pdf(ctx: DialogContext) -> None:
     _ = ctx.t.gettext
-    cases = _cases(ctx)
-    if not cases:
-        ctx.result.say(_("We have no open case for you."))
-        return
-    for case in cases:
+    for case in _cases(ctx):
         ctx.result.say(
             _("Payment history for case {case}, ready to view and print.").format(case=mask(case.case_number)),
             document=_document(ctx, DocumentKind.PAYMENT_HISTORY, case.case_number),
         )
 
 
+def _latest_per_case(
+    ctx: DialogContext,
+    cases: list[CaseView],
+    audit_kind: str,
+    find: Callable[[CaseView], R | None],
+    missing: str,
+    describe: Callable[[CaseView, R], tuple[str, DocumentRef]],
+) -> None:
+    """A record per case (a statement, a notice, a coupon), with its printable document."""
+    if not cases:
+        return
+    _audit(ctx, audit_kind)
+    for case in cases:
+        found = find(case)
+        if found is None:
+            ctx.result.say(ctx.t.gettext(missing).format(case=mask(case.case_number)))
+            continue
+        text, document = describe(case, found)
+        ctx.result.say(text, document=document)
+
+
 def coupon(ctx: DialogContext) -> None:
     t = ctx.t
     _ = t.gettext
-    paying = [case for case in _cases(ctx) if case.role is Role.PAYING]
-    if not paying:
-        ctx.result.say(
-            _(
-                "Payment coupons are for the parent who pays support. On your cases you"
-                " receive support."
-            )
+
+    def describe(case: CaseView, found: CouponView) -> tuple[str, DocumentRef]:
+        text = _(
+            "Payment coupon for case {case}: coupon no. {coupon}, {amount} due {date}."
+            " Mail it with your payment to: {address}"
+        ).format(
+            case=mask(case.case_number), coupon=found.id, amount=t.money(found.amount),
+            date=t.date(found.due_date), address=ctx.policy.remit_to_address,
         )
-        return
-    _audit(ctx, "coupon")
-    for case in paying:
-        found = ctx.services.next_coupon(case.case_number, ctx.now.date())
-        if found is None:
-            ctx.result.say(_("There is no payment coupon on file for case {case}.").format(case=mask(case.case_number)))
-            continue
-        ctx.result.say(
-            _(
-                "Payment coupon for case {case}: coupon no. {coupon}, {amount} due {date}."
-                " Mail it with your payment to: {address}"
-            ).format(
-                case=mask(case.case_number), coupon=found.id, amount=t.money(found.amount),
-                date=t.date(found.due_date), address=ctx.policy.remit_to_address,
-            ),
-            document=_document(ctx, DocumentKind.COUPON, found.id),
-        )
+        return text, _document(ctx, DocumentKind.COUPON, found.id)
+
+    _latest_per_case(
+        ctx, _cases(ctx, Role.PAYING, refusal=COUPONS_ARE_FOR_PAYING_PARENTS), "coupon",
+        lambda case: ctx.services.next_coupon(case.case_number, ctx.now.date()),
+        N_("There is no payment coupon on file for case {case}."), describe,
+    )
 
 
 def statement(ctx: DialogContext) -> None:
     t = ctx.t
     _ = t.gettext
-    cases = _cases(ctx)
-    if not cases:
-        ctx.result.say(_("We have no open case for you."))
-        return
-    _audit(ctx, "statement")
-    for case in cases:
-        found = ctx.services.latest_statement(case.case_number)
-        if found is None:
-            ctx.result.say(_("There is no account statement on file for case {case} yet.").format(case=mask(case.case_number)))
-            continue
-        ctx.result.say(
-            _(
-                "Account statement, case {case}, {start} to {end}: opening balance {opening};"
-                " support due {due}; payments received {received}; closing balance {closing}."
-            ).format(
-                case=mask(case.case_number), start=t.date(found.period_start), end=t.date(found.period_end),
-                opening=t.money(found.opening_balance), due=t.money(found.support_due),
-                received=t.money(found.payments_received), closing=t.money(found.closing_balance),
-            ),
-            document=_document(ctx, DocumentKind.STATEMENT, found.id),
+
+    def describe(case: CaseView, found: StatementView) -> tuple[str, DocumentRef]:
+        text = _(
+            "Account statement, case {case}, {start} to {end}: opening balance {opening};"
+            " support due {due}; payments received {received}; closing balance {closing}."
+        ).format(
+            case=mask(case.case_number), start=t.date(found.period_start), end=t.date(found.period_end),
+            opening=t.money(found.opening_balance), due=t.money(found.support_due),
+            received=t.money(found.payments_received), closing=t.money(found.closing_balance),
         )
+        return text, _document(ctx, DocumentKind.STATEMENT, found.id)
+
+    _latest_per_case(
+        ctx, _cases(ctx), "statement", lambda case: ctx.services.latest_statement(case.case_number),
+        N_("There is no account statement on file for case {case} yet."), describe,
+    )
 
 
 def notice(ctx: DialogContext) -> None:
     t = ctx.t
     _ = t.gettext
-    receiving = [case for case in _cases(ctx) if case.role is Role.RECEIVING]
-    if not receiving:
-        ctx.result.say(
-            _(
-                "The monthly notice is for the parent who receives support. On your cases you"
-                " pay support: send STATEMENT for your account statement."
-            )
+
+    def describe(case: CaseView, found: NoticeView) -> tuple[str, DocumentRef]:
+        text = _(
+            "Monthly notice, case {case}, {month}: collected {collected}; sent to you"
+            " {disbursed}; past-due balance {owed}."
+        ).format(
+            case=mask(case.case_number), month=t.month(found.month),
+            collected=t.money(found.collected), disbursed=t.money(found.disbursed),
+            owed=t.money(found.balance_owed),
         )
-        return
-    _audit(ctx, "notice")
-    for case in receiving:
-        found = ctx.services.latest_notice(case.case_number)
-        if found is None:
-            ctx.result.say(_("There is no monthly notice on file for case {case} yet.").format(case=mask(case.case_number)))
-            continue
-        ctx.result.say(
-            _(
-                "Monthly notice, case {case}, {month}: collected {collected}; sent to you"
-                " {disbursed}; past-due balance {owed}."
-            ).format(
-                case=mask(case.case_number), month=t.month(found.month),
-                collected=t.money(found.collected), disbursed=t.money(found.disbursed),
-                owed=t.money(found.balance_owed),
-            ),
-            document=_document(ctx, DocumentKind.NOTICE, found.id),
-        )
+        return text, _document(ctx, DocumentKind.NOTICE, found.id)
+
+    _latest_per_case(
+        ctx, _cases(ctx, Role.RECEIVING, refusal=NOTICES_ARE_FOR_RECEIVING_PARENTS), "notice",
+        lambda case: ctx.services.latest_notice(case.case_number),
+        N_("There is no monthly notice on file for case {case} yet."), describe,
+    )

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from dialogs.ports import AccountServices, ChatRef
-from dialogs.replies import Choice, DocumentRef, Reply
+from dialogs.replies import Choice, DocumentRef, Link, Reply
 
 
 class State(StrEnum):
     """Named dialog states, persisted by name in the conversation row."""
 
-    IDLE = "start"
+    IDLE = "idle"
     AWAIT_SSN = "await_ssn"
     AWAIT_PIN = "await_pin"
     OFFICE_CHOOSE_CASE = "office_choose_case"
@@ -39,6 +40,12 @@ class Words(Protocol):
     def month(self, year_month: str) -> str: ...
 
 
+def reply_locale(chosen: str | None, person_language: str | None, hint: str | None) -> str:
+    """The language of a reply (spec/interface.md, Language): the one chosen in this chat,
+    else the verified person's, else the channel's hint, else English."""
+    return chosen or person_language or hint or "en"
+
+
 @dataclass
 class ConversationState:
     """The persisted part of a conversation, as the dialogs see it."""
@@ -53,14 +60,23 @@ class ConversationState:
 
 
 @dataclass(frozen=True)
+class ChannelAbilities:
+    """What the chat's channel can do; dialogs ask this, never the channel's name."""
+
+    page_size: int  # list lines per reply
+    sms_compliance: bool  # carrier opt-out/opt-in words, and the HELP text carriers require
+    preview_length: int | None  # how much of a typed office message its preview repeats
+
+
+@dataclass(frozen=True)
 class Policy:
     """Settings that shape the conversation."""
 
     program_name: str
     remit_to_address: str
     session_idle: dt.timedelta
+    channel: ChannelAbilities
     session_absolute: dt.timedelta = dt.timedelta(hours=12)
-    page_size: int = 10  # list lines per reply: SMS uses fewer
     register_url: str = "https://my.ny.gov/"
     signin_url: str = "https://newyorkchildsupport.ny.gov/"
 
@@ -78,8 +94,9 @@ class StepResult:
         text: str,
         choices: tuple[Choice, ...] | list[Choice] = (),
         document: DocumentRef | None = None,
+        links: tuple[Link, ...] = (),
     ) -> None:
-        self.replies.append(Reply(text=text, choices=tuple(choices), document=document))
+        self.replies.append(Reply(text=text, choices=tuple(choices), document=document, links=links))
 
 
 @dataclass
@@ -89,14 +106,16 @@ class DialogContext:
     chat: ChatRef
     now: dt.datetime
     policy: Policy
-    words_for: Any  # callable(locale) -> Words
+    words_for: Callable[[str], Words]
     result: StepResult = field(default_factory=StepResult)
     person_language: str | None = None
+    # The data of the step a word of the interface abandoned: SEND sends the previewed message.
+    abandoned: dict[str, Any] = field(default_factory=dict)
 
     @property
     def locale(self) -> str:
         conv = self.conversation
-        return conv.chosen_locale or self.person_language or conv.hint_locale or "en"
+        return reply_locale(conv.chosen_locale, self.person_language, conv.hint_locale)
 
     @property
     def t(self) -> Words:
@@ -106,10 +125,6 @@ class DialogContext:
     def verified(self) -> bool:
         conv = self.conversation
         return conv.person_id is not None and not conv.data.get("needs_pin")
-
-    @property
-    def is_sms(self) -> bool:
-        return self.chat.channel == "sms"
 
     def go(self, state: State, **data: Any) -> None:
         """Move to a state, keeping only the data that outlives steps."""

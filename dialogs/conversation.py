@@ -1,65 +1,152 @@
-"""One dialog step: the words of the interface first, then what the current state expects."""
+"""One dialog step, declared as tables (as python-telegram-bot's ConversationHandler does):
+
+- `STATES`: what each state does with text that is not a word of the interface, and which
+  words it lets through;
+- `ANSWERS`: what each word does, and whether it needs a verified chat first;
+- `step`: the order in which they apply, written once. SMS opt-out beats everything (carrier
+  rules), then a message being typed to the office, then the words, then the state's input.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from dialogs import answers, menu, office, pin_request, verification
 from dialogs.context import DialogContext, State
-from dialogs.words import Intent, language_of_word, parse_intent
+from dialogs.shapes import is_number
+from dialogs.vocabulary import Intent, language_of_word, parse_intent
 
-# Everything about an account needs a verified chat (spec/interface.md, Verification).
-ACCOUNT_INTENTS = {
-    Intent.MENU, Intent.BALANCE, Intent.PAYMENTS, Intent.DISBURSEMENTS, Intent.COUPON,
-    Intent.STATEMENT, Intent.NOTICE, Intent.OFFICE, Intent.SEND, Intent.MORE, Intent.PDF,
-    Intent.GREETING,
+Handler = Callable[[DialogContext], None]
+TextHandler = Callable[[DialogContext, str], None]
+
+
+@dataclass(frozen=True)
+class StateRule:
+    takes: TextHandler | None = None  # what the state does with text that is not a word
+    only_menu_abandons: bool = False  # every other text, words included, goes to `takes`
+    numbers_are_input: bool = False  # a bare number is for `takes`, not a pick from the choices
+    belongs_to_session: bool = False  # dropped when the verified session lapses
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    answer: Handler
+    needs_verified_chat: bool = True  # spec/interface.md, Verification
+    keeps_step: bool = False  # the word does not abandon the step in progress
+
+
+def _take_pin(ctx: DialogContext, text: str) -> None:
+    verification.take_pin(ctx, text, answer_verified)
+
+
+STATES: dict[State, StateRule] = {
+    State.IDLE: StateRule(),
+    State.AWAIT_SSN: StateRule(verification.take_ssn, numbers_are_input=True),
+    State.AWAIT_PIN: StateRule(_take_pin, numbers_are_input=True),
+    State.OFFICE_CHOOSE_CASE: StateRule(office.choose_case, numbers_are_input=True, belongs_to_session=True),
+    State.OFFICE_COMPOSE: StateRule(
+        office.take_draft, only_menu_abandons=True, numbers_are_input=True, belongs_to_session=True
+    ),
+    State.OFFICE_CONFIRM: StateRule(office.confirm_input, belongs_to_session=True),
+    State.PIN_REQUEST_SSN: StateRule(pin_request.take_ssn, numbers_are_input=True),
+    State.PIN_REQUEST_DOB: StateRule(pin_request.take_birth_date, numbers_are_input=True),
+    State.PIN_REQUEST_ZIP: StateRule(pin_request.take_zip, numbers_are_input=True),
 }
-# States that belong to a verified session: dropped when the session lapses.
-_ACCOUNT_STATES = {State.OFFICE_CHOOSE_CASE, State.OFFICE_COMPOSE, State.OFFICE_CONFIRM}
+
+
+def _logout(ctx: DialogContext) -> None:
+    # Answer in the language spoken so far, and keep it as the chat's hint afterwards.
+    conv = ctx.conversation
+    menu.logout(ctx, was_signed_in=conv.person_id is not None)
+    conv.hint_locale = ctx.locale
+    verification.end_session(ctx)
+    ctx.go(State.IDLE)
+
+
+def _greet(ctx: DialogContext) -> None:
+    menu.welcome(ctx)
+    menu.show(ctx)
+
+
+ANSWERS: dict[Intent, AnswerRule] = {
+    Intent.HELP: AnswerRule(menu.help, needs_verified_chat=False),
+    Intent.ENGLISH: AnswerRule(partial(menu.set_language, locale="en"), needs_verified_chat=False),
+    Intent.FRENCH: AnswerRule(partial(menu.set_language, locale="fr"), needs_verified_chat=False),
+    Intent.PIN: AnswerRule(pin_request.start, needs_verified_chat=False),
+    Intent.LOGOUT: AnswerRule(_logout, needs_verified_chat=False, keeps_step=True),
+    Intent.GREETING: AnswerRule(_greet),
+    Intent.MENU: AnswerRule(menu.show),
+    Intent.BALANCE: AnswerRule(answers.balance),
+    Intent.PAYMENTS: AnswerRule(answers.payments),
+    Intent.DISBURSEMENTS: AnswerRule(answers.disbursements),
+    Intent.COUPON: AnswerRule(answers.coupon),
+    Intent.STATEMENT: AnswerRule(answers.statement),
+    Intent.NOTICE: AnswerRule(answers.notice),
+    Intent.OFFICE: AnswerRule(office.start),
+    Intent.SEND: AnswerRule(office.send),
+    Intent.MORE: AnswerRule(answers.more),
+    Intent.PDF: AnswerRule(answers.payment_history_pdf),
+    # Where there is no carrier opt-out (Telegram), STOP is explained and changes nothing.
+    Intent.OPT_OUT: AnswerRule(menu.opt_words_elsewhere, needs_verified_chat=False, keeps_step=True),
+}
 
 
 def step(ctx: DialogContext, text: str) -> None:
-    conv = ctx.conversation
     _apply_session_limits(ctx)
     intent = parse_intent(text)
     if intent is not None and (word_language := language_of_word(text)):
-        conv.hint_locale = word_language  # the parent's own word beats a guess
-    text = _numbered_choice(ctx, text, intent)
-    if text is not None and intent is None:
+        ctx.conversation.hint_locale = word_language  # the parent's own word beats a guess
+    if intent is None:
+        text = _numbered_choice(ctx, text)
         intent = parse_intent(text)
-    text = text or ""
+    state = STATES[ctx.conversation.state]
 
-    # SMS opt-out words outrank everything (carrier rules), even a message being typed.
-    if ctx.is_sms and _sms_compliance(ctx, intent):
+    if ctx.policy.channel.sms_compliance and _carrier_opt_words(ctx, intent):
         return
-    if conv.state is State.OFFICE_COMPOSE and intent is not Intent.MENU:
-        office.take_draft(ctx, text)
+    if state.only_menu_abandons and intent is not Intent.MENU and state.takes is not None:
+        state.takes(ctx, text)
         return
     if _resume_office_message(ctx, text, intent):
         return
-    if intent in (Intent.OPT_OUT, Intent.OPT_IN) and _sms_compliance(ctx, intent):
-        return
+    if intent is Intent.OPT_IN:  # no carrier opt-in here: START greets, like Telegram's /start
+        intent = Intent.GREETING
     if intent is not None:
         handle(ctx, intent)
         return
-
-    expecting = _STATE_INPUT.get(conv.state)
-    if expecting is not None:
-        expecting(ctx, text)
+    if state.takes is not None:
+        state.takes(ctx, text)
         return
     if _looks_secret(text):
         ctx.result.inbound_was_secret = True
     menu.not_understood(ctx)
 
 
-def _sms_compliance(ctx: DialogContext, intent: Intent | None) -> bool:
-    """STOP/START handling; True when the step is over."""
-    if not ctx.is_sms:
-        if intent is Intent.OPT_IN:  # Telegram: START is a greeting like /start
-            handle(ctx, Intent.GREETING)
-        else:
-            menu.opt_words_elsewhere(ctx)
-        return True
+def handle(ctx: DialogContext, intent: Intent) -> None:
+    """A word of the interface: it abandons the step in progress (keeping a previewed office
+    message for SEND), then asks for verification first when it needs a verified chat."""
+    rule = ANSWERS[intent]  # OPT_IN never gets here: it is START on SMS, a greeting elsewhere
+    if not rule.keeps_step:
+        ctx.abandoned = dict(ctx.conversation.data) if ctx.conversation.state is State.OFFICE_CONFIRM else {}
+        ctx.go(State.IDLE)
+    if rule.needs_verified_chat and not ctx.verified:
+        if intent is Intent.GREETING:
+            menu.welcome(ctx)
+            intent = Intent.MENU
+        verification.start(ctx, intent)
+        return
+    rule.answer(ctx)
+
+
+def answer_verified(ctx: DialogContext, intent: Intent) -> None:
+    """Answer the request that started verification, now that the chat is verified."""
+    ANSWERS[intent].answer(ctx)
+
+
+def _carrier_opt_words(ctx: DialogContext, intent: Intent | None) -> bool:
+    """SMS: STOP and START, and silence after STOP (carrier rules outrank every step, even a
+    message being typed); True when the step is over."""
     sender = ctx.chat.sender
     if intent is Intent.OPT_OUT:
         if not ctx.services.opted_out(sender):
@@ -79,90 +166,18 @@ def _sms_compliance(ctx: DialogContext, intent: Intent | None) -> bool:
     return False
 
 
-def handle(ctx: DialogContext, intent: Intent) -> None:
-    conv = ctx.conversation
-    if intent is Intent.HELP:
-        ctx.go(State.IDLE)
-        menu.help(ctx)
-        return
-    if intent in (Intent.ENGLISH, Intent.FRENCH):
-        ctx.go(State.IDLE)
-        menu.set_language(ctx, intent)
-        return
-    if intent is Intent.PIN:
-        pin_request.start(ctx)
-        return
-    if intent is Intent.LOGOUT:
-        # Answer in the language spoken so far, and keep it as the chat's hint afterwards.
-        menu.logout(ctx, was_signed_in=conv.person_id is not None)
-        conv.hint_locale = ctx.locale
-        verification.end_session(ctx)
-        ctx.go(State.IDLE)
-        return
-    draft = dict(conv.data) if conv.state is State.OFFICE_CONFIRM else None
-    ctx.go(State.IDLE)  # a word from the table abandons the step in progress
-    if intent is Intent.GREETING:
-        menu.welcome(ctx)
-        intent = Intent.MENU
-    if not ctx.verified:
-        if intent is Intent.SEND:
-            draft = None
-        verification.start(ctx, intent)
-        return
-    answer(ctx, intent, draft)
-
-
-def answer(ctx: DialogContext, intent: Intent, draft: dict | None = None) -> None:
-    """Answer an account request for a verified chat."""
-    if intent is Intent.SEND:
-        office.send(ctx, draft)
-        return
-    _ANSWERS.get(intent, menu.show)(ctx)
-
-
-_ANSWERS: dict[Intent, Callable[[DialogContext], None]] = {
-    Intent.MENU: menu.show,
-    Intent.GREETING: menu.show,
-    Intent.BALANCE: answers.balance,
-    Intent.PAYMENTS: answers.payments,
-    Intent.DISBURSEMENTS: answers.disbursements,
-    Intent.COUPON: answers.coupon,
-    Intent.STATEMENT: answers.statement,
-    Intent.NOTICE: answers.notice,
-    Intent.OFFICE: office.start,
-    Intent.MORE: answers.more,
-    Intent.PDF: answers.payment_history_pdf,
-}
-
-
-def _take_pin(ctx: DialogContext, text: str) -> None:
-    verification.take_pin(ctx, text, answer)
-
-
-_STATE_INPUT = {
-    State.AWAIT_SSN: verification.take_ssn,
-    State.AWAIT_PIN: _take_pin,
-    State.OFFICE_CHOOSE_CASE: office.choose_case,
-    State.OFFICE_CONFIRM: office.confirm_input,
-    State.PIN_REQUEST_SSN: pin_request.take_ssn,
-    State.PIN_REQUEST_DOB: pin_request.take_birth_date,
-    State.PIN_REQUEST_ZIP: pin_request.take_zip,
-}
-
-
-def _numbered_choice(ctx: DialogContext, text: str, intent: Intent | None) -> str | None:
+def _numbered_choice(ctx: DialogContext, text: str) -> str:
     """A bare number picks from the choices offered in the last reply (menu, MORE, ...)."""
     stripped = text.strip().rstrip(".)")
-    offered = ctx.conversation.data.get("offered")
-    if not offered and ctx.verified and ctx.conversation.state is State.IDLE and _is_number(stripped):
-        # The menu's numbers work even when the menu is not on screen.
-        offered = [menu.keyword(ctx, i) for i in menu.menu_intents(ctx.services.cases(ctx.conversation.person_id or ""))]
-    if intent is not None or not _is_number(stripped) or not offered:
-        return text
-    if ctx.conversation.state in _STATE_INPUT and ctx.conversation.state is not State.OFFICE_CONFIRM:
+    conv = ctx.conversation
+    if not is_number(stripped) or STATES[conv.state].numbers_are_input:
         return text  # the state expects this number itself (a case number, a PIN, ...)
+    offered = conv.data.get("offered")
+    if not offered and ctx.verified and conv.state is State.IDLE:
+        # The menu's numbers work even when the menu is not on screen.
+        offered = [menu.keyword(ctx, i) for i in menu.menu_intents(ctx.services.cases(conv.person_id or ""))]
     index = int(stripped)
-    if 1 <= index <= len(offered):
+    if offered and 1 <= index <= len(offered):
         return str(offered[index - 1])
     return text
 
@@ -172,19 +187,20 @@ def _apply_session_limits(ctx: DialogContext) -> None:
     conv = ctx.conversation
     if conv.person_id is None:
         return
+    in_session_state = STATES[conv.state].belongs_to_session
     if conv.verified_at is None or ctx.now - conv.verified_at > ctx.policy.session_absolute:
         verification.end_session(ctx)
         if conv.state is State.AWAIT_PIN:  # the PIN was being asked again: now the SSN is
             ctx.go(State.AWAIT_SSN, pending=conv.data.get("pending", str(Intent.MENU)))
     elif conv.last_activity_at is not None and ctx.now - conv.last_activity_at > ctx.policy.session_idle:
         conv.data["needs_pin"] = True
-        if conv.state in _ACCOUNT_STATES:
+        if in_session_state:
             # What the parent was writing to the office waits for the PIN, not the bin.
             kept = {key: conv.data.get(key) for key in ("case", "role", "office", "draft")}
             conv.data["office_resume"] = {**kept, "state": str(conv.state)}
     else:
         return
-    if conv.state in _ACCOUNT_STATES:
+    if in_session_state:
         ctx.go(State.IDLE)
 
 
@@ -202,10 +218,6 @@ def _resume_office_message(ctx: DialogContext, text: str, intent: Intent | None)
         resume["draft"] = text  # checked (length, no SSN) when the message is resumed
     verification.start(ctx, Intent.OFFICE)
     return True
-
-
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
 
 
 def _looks_secret(text: str) -> bool:

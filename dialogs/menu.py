@@ -4,48 +4,18 @@ from __future__ import annotations
 
 from dialogs.context import DialogContext
 from dialogs.ports import CaseView, Role
-from dialogs.replies import Choice
-from dialogs.text import HELPLINE, N_, TTY
-from dialogs.words import Intent
-
-# The word a parent sees for each menu entry, in each language (protocol words, not prose).
-KEYWORDS: dict[Intent, dict[str, str]] = {
-    Intent.BALANCE: {"en": "BALANCE", "fr": "SOLDE"},
-    Intent.PAYMENTS: {"en": "PAYMENTS", "fr": "PAIEMENTS"},
-    Intent.DISBURSEMENTS: {"en": "DISBURSEMENTS", "fr": "VERSEMENTS"},
-    Intent.NOTICE: {"en": "NOTICE", "fr": "AVIS"},
-    Intent.COUPON: {"en": "COUPON", "fr": "COUPON"},
-    Intent.STATEMENT: {"en": "STATEMENT", "fr": "RELEVE"},
-    Intent.OFFICE: {"en": "OFFICE", "fr": "BUREAU"},
-    Intent.LOGOUT: {"en": "LOGOUT", "fr": "DECONNEXION"},
-    Intent.MORE: {"en": "MORE", "fr": "PLUS"},
-    Intent.PDF: {"en": "PDF", "fr": "PDF"},
-    Intent.SEND: {"en": "SEND", "fr": "ENVOYER"},
-    Intent.MENU: {"en": "MENU", "fr": "MENU"},
-}
-
-LABELS: dict[Intent, str] = {
-    Intent.BALANCE: N_("Balance"),
-    Intent.PAYMENTS: N_("Payment history"),
-    Intent.DISBURSEMENTS: N_("Payments sent to you (disbursements)"),
-    Intent.NOTICE: N_("Monthly notice"),
-    Intent.COUPON: N_("Payment coupons"),
-    Intent.STATEMENT: N_("Account statements"),
-    Intent.OFFICE: N_("Email your local office"),
-    Intent.LOGOUT: N_("Sign out"),
-    Intent.MORE: N_("More"),
-    Intent.PDF: N_("Printable copy (PDF)"),
-    Intent.SEND: N_("Send"),
-    Intent.MENU: N_("Menu"),
-}
+from dialogs.replies import Choice, Link
+from dialogs.text import HELPLINE, TTY
+from dialogs.vocabulary import ENTRIES, Intent
 
 
 def keyword(ctx: DialogContext, intent: Intent) -> str:
-    return KEYWORDS[intent].get(ctx.locale, KEYWORDS[intent]["en"])
+    return ENTRIES[intent].keyword(ctx.locale)
 
 
 def choice(ctx: DialogContext, intent: Intent) -> Choice:
-    return Choice(label=ctx.t.gettext(LABELS[intent]), word=keyword(ctx, intent))
+    label = ENTRIES[intent].label
+    return Choice(label=ctx.t.gettext(label) if label else keyword(ctx, intent), word=keyword(ctx, intent))
 
 
 def menu_intents(cases: list[CaseView]) -> list[Intent]:
@@ -87,7 +57,7 @@ def welcome(ctx: DialogContext) -> None:
 def help(ctx: DialogContext) -> None:
     _ = ctx.t.gettext
     program = ctx.policy.program_name
-    if ctx.is_sms:
+    if ctx.policy.channel.sms_compliance:  # carriers require the rates notice and STOP
         ctx.result.say(
             _(
                 "{program}: payments, balance, statements and messages to your office by text."
@@ -103,11 +73,16 @@ def help(ctx: DialogContext) -> None:
             " PIN to have your PIN notice mailed again."
         ).format(program=program, helpline=HELPLINE, tty=TTY)
     )
+    register, signin = ctx.policy.register_url, ctx.policy.signin_url
     ctx.result.say(
         _(
             "To use the website instead, create a NY.gov account at {register} and sign in at"
             " {signin}, then verify your SSN and enter your 5-digit account PIN."
-        ).format(register=ctx.policy.register_url, signin=ctx.policy.signin_url)
+        ).format(register=register, signin=signin),
+        links=(
+            Link(register, _("Scan to create a NY.gov account."), "ny-gov-registration.png"),
+            Link(signin, _("Scan to sign in with NY.gov and link your child support account."), "ny-gov-sign-in.png"),
+        ),
     )
 
 
@@ -121,8 +96,8 @@ def not_understood(ctx: DialogContext) -> None:
     )
 
 
-def set_language(ctx: DialogContext, intent: Intent) -> None:
-    ctx.conversation.chosen_locale = "fr" if intent is Intent.FRENCH else "en"
+def set_language(ctx: DialogContext, locale: str) -> None:
+    ctx.conversation.chosen_locale = locale
     _ = ctx.t.gettext  # already the new language
     ctx.result.say(_("OK, I will answer in English."))
 

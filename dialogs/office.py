@@ -1,29 +1,27 @@
 """A message to the local child support office: pick the case, type, confirm, queue.
 
-While the parent types, only MENU abandons the message: any other text is the message.
+While the parent types, only MENU abandons the message (SMS STOP aside): any other text is
+the message (dialogs.conversation.STATES).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from dialogs.answers import mask
 from dialogs.context import DialogContext, State
 from dialogs.menu import choice
 from dialogs.ports import CaseView, Role
 from dialogs.replies import Choice
+from dialogs.shapes import is_number
 from dialogs.text import N_
-from dialogs.words import Intent
+from dialogs.vocabulary import Intent
 
 MAX_MESSAGE_LENGTH = 1500
-SMS_PREVIEW_LENGTH = 120
 RECENT_MESSAGES = 3
 # Nine digits in SSN shape anywhere in the text: never mailed on.
 _SSN_LIKE = re.compile(r"(?<!\d)\d{3}[\s-]?\d{2}[\s-]?\d{4}(?!\d)")
-
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
 
 STATUS_LABELS = {
     "queued": N_("waiting to be sent"),
@@ -70,7 +68,7 @@ def start(ctx: DialogContext) -> None:
     ctx.result.say("\n".join(lines), choices)
 
 
-def _resume(ctx: DialogContext, resume: dict) -> bool:
+def _resume(ctx: DialogContext, resume: dict[str, Any]) -> bool:
     """Carry on with a message interrupted by the PIN check; False when its case is gone."""
     cases = {case.case_number: case for case in ctx.services.cases(ctx.conversation.person_id or "")}
     case = cases.get(str(resume.get("case")))
@@ -89,7 +87,7 @@ def choose_case(ctx: DialogContext, text: str) -> None:
     offered: list[str] = list(ctx.conversation.data.get("cases", []))
     picked = text.strip()
     cases = {case.case_number: case for case in ctx.services.cases(ctx.conversation.person_id or "")}
-    if _is_number(picked) and 1 <= int(picked) <= len(offered) and offered[int(picked) - 1] in cases:
+    if is_number(picked) and 1 <= int(picked) <= len(offered) and offered[int(picked) - 1] in cases:
         _compose(ctx, cases[offered[int(picked) - 1]])
         return
     ctx.result.say(
@@ -133,8 +131,9 @@ def take_draft(ctx: DialogContext, text: str) -> None:
         return
     ctx.go(State.OFFICE_CONFIRM, case=data.get("case"), role=data.get("role"), office=data.get("office"), draft=body)
     preview = body
-    if ctx.is_sms and len(preview) > SMS_PREVIEW_LENGTH:
-        preview = preview[: SMS_PREVIEW_LENGTH - 3].rstrip() + "..."
+    limit = ctx.policy.channel.preview_length
+    if limit is not None and len(preview) > limit:
+        preview = preview[: limit - 3].rstrip() + "..."
     ctx.result.say(
         _('Your message to the {office}: "{text}" Send SEND to send it, or MENU to cancel.').format(
             office=data.get("office", ""), text=preview
@@ -150,8 +149,10 @@ def confirm_input(ctx: DialogContext, text: str) -> None:
     take_draft(ctx, text)
 
 
-def send(ctx: DialogContext, draft: dict | None) -> None:
+def send(ctx: DialogContext) -> None:
+    """SEND: the message previewed in the step SEND abandoned, if there was one."""
     _ = ctx.t.gettext
+    draft = ctx.abandoned
     if not draft or not draft.get("draft") or not draft.get("case"):
         ctx.result.say(_("There is no message waiting to be sent. Send OFFICE to write to your office."))
         return

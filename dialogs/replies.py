@@ -38,7 +38,18 @@ class DocumentRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """A web page the reply's text points to; a channel that shows pictures adds its QR code
+    (the source page gives its NY.gov pages as QR codes too)."""
+
+    url: str
+    caption: str
+    filename: str  # of the picture, for a parent who saves it
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     document: DocumentRef | None = None
+    links: tuple[Link, ...] = ()

@@ -6,11 +6,13 @@ answers the same way whatever PIN is given (the services make that so).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dialogs.context import DialogContext, State
 from dialogs.ports import VerifyStatus
 from dialogs.shapes import PIN_SHAPE, normalise_ssn
 from dialogs.text import HELPLINE, TTY
-from dialogs.words import Intent
+from dialogs.vocabulary import Intent
 
 
 def start(ctx: DialogContext, pending: Intent) -> None:
@@ -74,7 +76,7 @@ def take_ssn(ctx: DialogContext, text: str) -> None:
     )
 
 
-def take_pin(ctx: DialogContext, text: str, answer) -> None:  # type: ignore[no-untyped-def]
+def take_pin(ctx: DialogContext, text: str, answer: Callable[[DialogContext, Intent], None]) -> None:
     """`answer(ctx, intent)` answers the request that started verification."""
     _ = ctx.t.gettext
     ctx.result.inbound_was_secret = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.base import Channel
+from bot.conversation.turn import Channel
 from bot.importer import import_extract
 from bot.runtime import open_runtime
 from bot.store.models import (

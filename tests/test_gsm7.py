@@ -11,7 +11,7 @@ from babel.numbers import format_currency
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels.gsm7 import (
+from bot.channels.sms.gsm7 import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     fold_to_gsm7,

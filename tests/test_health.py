@@ -8,7 +8,7 @@ from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from bot.runtime import open_runtime
-from bot.web import create_app
+from bot.web.app import create_app
 
 
 def test_healthz_does_not_wait_for_the_sqlite_writer(make_settings, sqlite_url):

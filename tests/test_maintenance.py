@@ -5,9 +5,9 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.maintenance import MaintenanceComponent, prune
 from bot.runtime import open_runtime
 from bot.store.models import HandledDelivery, VerificationFailure
+from bot.web.housekeeping import MaintenanceComponent, prune
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 

@@ -813,7 +813,7 @@ def test_message_queued_by_the_account_services_is_delivered(seeded, smtp_handle
 def test_csbot_serve_app_runs_the_outbox(sqlite_url, runtime_factory, smtp_server, smtp_handler):
     from starlette.testclient import TestClient
 
-    from bot.web import create_app
+    from bot.web.app import create_app
 
     runtime = runtime_factory(sqlite_url, **smtp_env(smtp_server.port))
     seed_accounts(runtime)

@@ -20,11 +20,11 @@ from babel.messages.pofile import read_po
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot.channels.base import Channel, InboundMessage
+from bot.conversation.turn import Channel, InboundMessage
 from bot.i18n import locales_dir
 from bot.importer import import_extract
 from bot.runtime import open_runtime
-from dialogs.words import COMMANDS, WORDS
+from dialogs.vocabulary import COMMANDS, WORDS
 from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN, make_bot
 
 _PLACEHOLDER = re.compile(r"\{[^}]*\}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bot.channels.base import Channel
+from bot.conversation.turn import Channel
 from bot.hashing import KeyedHasher
 from bot.importer import import_extract
 from bot.runtime import open_runtime

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, func, select
 from twilio.request_validator import RequestValidator
 
-from bot.channels.gsm7 import is_gsm7, segments
+from bot.channels.sms.gsm7 import is_gsm7, segments
 from bot.store.models import Conversation, HandledDelivery, SmsOptOut
 from bot.store.session import normalise_url
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve

@@ -19,24 +19,17 @@ from starlette.datastructures import MultiDict
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot.channels.base import Channel
-from bot.channels.gsm7 import is_gsm7, segments
-from bot.channels.sms import (
-    SMS_PATH,
-    apology_text,
-    fit_for_sms,
-    inbound_from_form,
-    merge_messages,
-    normalise_sender,
-    render_choices,
-    render_reply,
-)
+from bot.channels.base import apology_text
+from bot.channels.sms.gsm7 import is_gsm7, segments
+from bot.channels.sms.render import fit_for_sms, merge_messages, render_choices, render_reply
+from bot.channels.sms.route import SMS_PATH, inbound_from_form, normalise_sender
+from bot.conversation.turn import Channel
 from bot.hashing import KeyedHasher
 from bot.importer import import_extract
 from bot.runtime import Runtime, open_runtime
 from bot.store.models import Conversation, HandledDelivery
 from bot.store.session import make_engine, make_sessionmaker
-from bot.web import create_app
+from bot.web.app import create_app
 from dialogs.replies import Choice, DocumentKind, DocumentRef, Reply
 
 AUTH_TOKEN = "twilio-test-auth-token-0123"

@@ -25,7 +25,11 @@ from starlette.testclient import TestClient
 
 from bot.doclinks import make_document_token
 from bot.i18n import translator
-from bot.qr import REGISTRATION_URL, SIGNIN_URL, qr_png
+from bot.qr import qr_png
+from dialogs.context import Policy
+
+REGISTRATION_URL = Policy.register_url
+SIGNIN_URL = Policy.signin_url
 from dialogs.replies import DocumentKind, DocumentRef
 from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
 from tests.support.serve_process import csbot_env, run_csbot, start_serve
@@ -518,10 +522,10 @@ def test_route_is_off_without_a_token(tmp_path):
 @pytest.fixture
 def in_process(make_settings, sqlite_url, tmp_path):
     """The component in a Starlette app run by TestClient, against the fake Bot API."""
-    from bot.channels.telegram import telegram_component
-    from bot.engine import ConversationEngine
+    from bot.channels.telegram.route import telegram_component
+    from bot.conversation.engine import ConversationEngine
     from bot.runtime import open_runtime
-    from bot.web import create_app
+    from bot.web.app import create_app
 
     api = FakeBotApi(TOKEN).start()
     settings = make_settings(
@@ -547,7 +551,7 @@ def _post(client, update):
 
 
 def test_a_bug_gets_an_apology_with_an_error_id_and_200(in_process, caplog):
-    from bot.engine import ConversationEngine
+    from bot.conversation.engine import ConversationEngine
 
     api, _runtime, client_with = in_process
 
@@ -586,7 +590,7 @@ def test_database_down_is_503_and_nothing_recorded(in_process):
 def test_startup_fails_with_one_line_when_the_token_is_refused(make_settings, sqlite_url):
     import asyncio
 
-    from bot.channels.telegram import telegram_component
+    from bot.channels.telegram.route import telegram_component
     from bot.config import ConfigError
     from bot.runtime import open_runtime
 
@@ -607,7 +611,7 @@ def test_unreachable_api_at_startup_does_not_stop_the_service(make_settings, sql
     import asyncio
     import socket
 
-    from bot.channels.telegram import telegram_component
+    from bot.channels.telegram.route import telegram_component
     from bot.runtime import open_runtime
 
     with socket.socket() as sock:  # a port nobody listens on

@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
-import secrets
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from bot.channels.base import Channel, InboundMessage, Outcome
-from bot.channels.sms import apology_text
+from bot.channels.base import apology_text, log_failure, new_error_id, secret_note
+from bot.channels.sms.render import render_outcome
 from bot.config import Settings
-from bot.engine import ConversationEngine
-from bot.i18n import translator
+from bot.conversation.engine import ConversationEngine
+from bot.conversation.turn import Channel, InboundMessage, Outcome
+from bot.doclinks import document_url
 from bot.runtime import Runtime
 
 DEMO_SENDER = "+12125550199"  # a 555 number: never a real phone
@@ -38,14 +38,21 @@ def chat(
         delivery = f"console-{dt.datetime.now(dt.UTC).timestamp()}-{number}"
         try:
             outcome = engine.handle(InboundMessage(channel, who, text, delivery_id=delivery))
-        except Exception:  # like the real channels: an apology, and the chat goes on
-            error_id = secrets.token_hex(4).upper()
-            log.exception("console chat: message not handled (error %s)", error_id)
-            print("bot> " + apology_text("en", error_id), file=out)
+        except Exception as exc:  # like the real channels: an apology, and the chat goes on
+            error_id = new_error_id()
+            log_failure(log, "Terminal chat", error_id, exc)
+            print("bot> " + apology_text(_known_locale(engine, channel, who), error_id), file=out)
             continue
         for printed in render(runtime.settings, channel, outcome):
             print(printed, file=out)
         out.flush()
+
+
+def _known_locale(engine: ConversationEngine, channel: Channel, sender: str) -> str | None:
+    try:
+        return engine.locale_of(channel, sender)
+    except Exception:  # the database is what failed: apologise in every language
+        return None
 
 
 def render(settings: Settings, channel: Channel, outcome: Outcome) -> list[str]:
@@ -57,26 +64,14 @@ def render(settings: Settings, channel: Channel, outcome: Outcome) -> list[str]:
 
 
 def _sms_texts(settings: Settings, outcome: Outcome) -> list[str]:
-    from bot.channels.sms import merge_messages, render_reply
-    from bot.doclinks import document_url
-
     now = dt.datetime.now(dt.UTC)
-    texts: list[str] = []
-    for reply in outcome.replies:
-        texts += render_reply(
-            reply,
-            locale=outcome.locale,
-            encoding=settings.sms_encoding,
-            document_link=lambda ref: document_url(settings, ref, now),
-        )
-    return merge_messages(texts)
+    return render_outcome(outcome, settings.sms_encoding, lambda ref: document_url(settings, ref, now))
 
 
 def _telegram_texts(outcome: Outcome) -> list[str]:
-    _ = translator(outcome.locale).gettext
     printed: list[str] = []
     if outcome.inbound_was_secret:
-        printed.append("  [" + _("For your safety, I deleted the message with your number.") + "]")
+        printed.append("  [" + secret_note(outcome.locale, deleted=True) + "]")
     for reply in outcome.replies:
         printed.append("bot> " + reply.text)
         if reply.choices:

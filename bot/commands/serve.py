@@ -13,7 +13,7 @@ from bot.errors import CommandError
 from bot.logs import configure_logging
 from bot.runtime import open_runtime
 from bot.store.session import normalise_url
-from bot.web import GRACEFUL_SHUTDOWN_SECONDS, create_app
+from bot.web.app import GRACEFUL_SHUTDOWN_SECONDS, create_app
 
 
 def register(commands: Commands) -> None:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             uvicorn.run(app, **common)
         else:
             runtime.dispose()  # each worker opens its own pool after the fork
-            uvicorn.run("bot.web:app_factory", factory=True, workers=workers, **common)
+            uvicorn.run("bot.web.app:app_factory", factory=True, workers=workers, **common)
     except SystemExit as exc:  # uvicorn exits with 3 when the app or the socket fails
         code = exc.code if isinstance(exc.code, int) else 1
         if code:

@@ -7,8 +7,8 @@ import itertools
 import secrets
 from dataclasses import dataclass, field
 
-from bot.channels.base import Channel, InboundMessage, Outcome
-from bot.engine import ConversationEngine
+from bot.conversation.engine import ConversationEngine
+from bot.conversation.turn import Channel, InboundMessage, Outcome
 from bot.runtime import Runtime
 
 START = dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)

@@ -13,16 +13,18 @@ import datetime as dt
 import threading
 import unicodedata
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy.orm import Session
 
-from bot.channels.base import Channel, InboundMessage, Outcome
+from bot.conversation.turn import ABILITIES, Channel, InboundMessage, Outcome
 from bot.i18n import normalise_locale, translator
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
 from bot.store.models import Conversation, HandledDelivery
 from bot.store.upsert import insert_ignoring_conflict
-from dialogs.context import ConversationState, DialogContext, Policy, State
+from dialogs.context import ConversationState, DialogContext, Policy, State, reply_locale
 from dialogs.conversation import record_offered_choices, step
 from dialogs.ports import ChatRef
 
@@ -35,11 +37,12 @@ _LOCKED_CONVERSATION = (
     .where(_CONVERSATIONS.c.channel == bindparam("channel"), _CONVERSATIONS.c.sender == bindparam("sender"))
     .with_for_update()
 )
+_CONVERSATION_LANGUAGE = select(
+    _CONVERSATIONS.c.chosen_locale, _CONVERSATIONS.c.hint_locale, _CONVERSATIONS.c.person_id, _CONVERSATIONS.c.data
+).where(_CONVERSATIONS.c.channel == bindparam("channel"), _CONVERSATIONS.c.sender == bindparam("sender"))
 _SAVE_CONVERSATION = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
 
 MAX_INBOUND_LENGTH = 4000
-SMS_PAGE_SIZE = 3
-CHAT_PAGE_SIZE = 8
 
 
 def utcnow() -> dt.datetime:
@@ -64,7 +67,7 @@ class ConversationEngine:
                 program_name=settings.program_name,
                 remit_to_address=settings.remit_to_address,
                 session_idle=dt.timedelta(seconds=settings.session_idle_seconds),
-                page_size=SMS_PAGE_SIZE if channel is Channel.SMS else CHAT_PAGE_SIZE,
+                channel=ABILITIES[channel],
             )
             for channel in Channel
         }
@@ -131,9 +134,18 @@ class ConversationEngine:
                 silent=result.silent,
             )
 
-    def _locked_conversation(
-        self, session, channel: Channel, sender: str, now: dt.datetime  # type: ignore[no-untyped-def]
-    ) -> Row:
+    def locale_of(self, channel: Channel, sender: str) -> str | None:
+        """The language this chat's replies are in (the dialogs' rule), None for a chat never
+        seen: for what a channel says outside a step, such as an apology."""
+        with self._runtime.sessions() as session:
+            row = session.connection().execute(_CONVERSATION_LANGUAGE, {"channel": str(channel), "sender": sender})
+            found = row.one_or_none()
+        if found is None:
+            return None
+        person_language = (found.data or {}).get("person_lang") if found.person_id else None
+        return reply_locale(found.chosen_locale, person_language, found.hint_locale)
+
+    def _locked_conversation(self, session: Session, channel: Channel, sender: str, now: dt.datetime) -> Row[Any]:
         key = {"channel": str(channel), "sender": sender}
         row = session.connection().execute(_LOCKED_CONVERSATION, key).one_or_none()
         if row is None:

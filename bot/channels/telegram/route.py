@@ -20,12 +20,8 @@ the webhook is deleted and updates are fetched with getUpdates in the background
 handling applies (a transient failure gets an apology, as polling cannot ask for a
 redelivery).
 
-Rendering an engine Outcome: each Reply is a sendMessage with its choices as inline buttons
-(callback_data is the choice's word, which comes back as the text of the next message);
-a Reply's document is rendered to PDF and sent with sendDocument after the text; a reply
-that gives the NY.gov registration or sign-in address is followed by that page's QR code
-(sendPhoto); an inbound message that carried an SSN or PIN is deleted (deleteMessage) and a
-short note says so. Rate limits: AIORateLimiter paces sends and waits retry_after on 429.
+Replies are sent by bot.channels.telegram.render. Rate limits: AIORateLimiter paces sends and
+waits retry_after on 429.
 
 Only private chats are served: in a group, account data would reach every member.
 Logs never hold the token (bot.logs quiets httpx and redacts token shapes) nor update
@@ -35,15 +31,9 @@ bodies (PTB logs API parameters at DEBUG, so `telegram` loggers are kept at INFO
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hmac
 import json
 import logging
-import secrets
-import traceback
-from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 import anyio
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -51,18 +41,18 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import AIORateLimiter, Application, ContextTypes, ExtBot, TypeHandler
 
-from bot.channels.base import Channel, InboundMessage, Outcome
-from bot.documents import DocumentNotFound, open_document
+from bot.channels.base import log_failure, new_error_id
+from bot.channels.telegram.render import TelegramInbound, TelegramReplies
+from bot.conversation.engine import ConversationEngine
+from bot.conversation.turn import Channel, InboundMessage, Outcome
 from bot.errors import ConfigError, DatabaseUnavailable
-from bot.i18n import LOCALES, normalise_locale, translator
-from bot.qr import REGISTRATION_URL, SIGNIN_URL, registration_qr, signin_qr
+from bot.i18n import LOCALES, translator
 from bot.runtime import Runtime
-from dialogs.replies import Reply
-from dialogs.text import N_
+from dialogs.vocabulary import COMMAND_MENU
 
 log = logging.getLogger(__name__)
 
@@ -70,44 +60,14 @@ WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_UPDATE_BYTES = 1024 * 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
-MAX_MESSAGE_CHARS = 4096  # Telegram's limit for one text message
-MAX_CALLBACK_DATA_BYTES = 64
 RATE_LIMIT_RETRIES = 3  # 429s answered by waiting retry_after, then trying again
 CONNECT_RETRY_SECONDS = 15.0
 # Failures that mean "the database is not answering now": worth a redelivery.
 _TRANSIENT = (OperationalError, InterfaceError, PoolTimeoutError, DatabaseUnavailable)
 
-# The command menu (setMyCommands): command -> description. Every word of the interface's
-# table has a /command (dialogs.words.COMMANDS); these are the ones worth listing.
-MENU_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", N_("Start and sign in")),
-    ("menu", N_("Main menu")),
-    ("balance", N_("Account balance")),
-    ("payments", N_("Payment history")),
-    ("disbursements", N_("Payments sent to you (disbursements)")),
-    ("statement", N_("Account statement")),
-    ("coupon", N_("Payment coupon")),
-    ("notice", N_("Monthly notice")),
-    ("pdf", N_("Printable payment history (PDF)")),
-    ("office", N_("Email your local office")),
-    ("pin", N_("Have your PIN notice mailed again")),
-    ("english", N_("Answer in English")),
-    ("francais", N_("Answer in French")),
-    ("logout", N_("Sign out")),
-    ("help", N_("Help and contact")),
-)
-
 
 class _Transient(Exception):
     """The update could not be handled now and nothing was recorded: ask for a redelivery."""
-
-
-@dataclass(frozen=True)
-class _Inbound:
-    message: InboundMessage
-    chat_id: int
-    message_id: int | None  # the parent's message (None for a button press)
-    callback_query_id: str | None
 
 
 def file_base_url(base_url: str) -> str:
@@ -127,7 +87,7 @@ def _keep_telegram_logs_quiet() -> None:
 
 
 class TelegramComponent:
-    def __init__(self, runtime: Runtime, engine: Any, *, polling: bool = False) -> None:
+    def __init__(self, runtime: Runtime, engine: ConversationEngine, *, polling: bool = False) -> None:
         settings = runtime.settings
         assert settings.telegram_bot_token  # telegram_component checks before building
         self.runtime = runtime
@@ -148,6 +108,7 @@ class TelegramComponent:
         if not polling:
             builder = builder.updater(None)  # webhook updates arrive through our own route
         self.application = builder.build()
+        self.replies = TelegramReplies(self.application.bot, runtime)
         if polling:
             self.application.add_handler(TypeHandler(Update, self._on_polled_update))
             self.application.add_error_handler(self._on_ptb_error)
@@ -157,7 +118,7 @@ class TelegramComponent:
         _keep_telegram_logs_quiet()
 
     @property
-    def bot(self):  # type: ignore[no-untyped-def]
+    def bot(self) -> ExtBot[None]:
         return self.application.bot
 
     # --- start and stop ------------------------------------------------------------------
@@ -229,7 +190,7 @@ class TelegramComponent:
     async def _register_commands(self) -> None:
         for language in LOCALES:
             _ = translator(language).gettext
-            commands = [BotCommand(name, _(description)) for name, description in MENU_COMMANDS]
+            commands = [BotCommand(name, _(description)) for name, description in COMMAND_MENU]
             # English is the default menu; French for clients whose language is French.
             code = None if language == "en" else language
             try:
@@ -307,123 +268,36 @@ class TelegramComponent:
         inbound = inbound_from_update(update)
         if inbound is None:
             return
-        error_id = secrets.token_hex(4).upper()
+        error_id = new_error_id()
         try:
             outcome: Outcome = await anyio.to_thread.run_sync(self.engine.handle, inbound.message)
         except _TRANSIENT as exc:
-            _log_failure("engine (database unavailable)", error_id, exc)
+            log_failure(log, "Telegram update (database unavailable)", error_id, exc)
             if may_retry:
                 raise _Transient() from None
-            await self._answer_button(inbound)
-            await self._apologise(inbound, error_id)
+            await self.replies.answer_button(inbound)
+            await self.replies.apologise(inbound, error_id)
             return
         except Exception as exc:  # a bug: a redelivery would fail the same way
-            _log_failure("engine", error_id, exc)
-            await self._answer_button(inbound)
-            await self._apologise(inbound, error_id)
+            log_failure(log, "Telegram update", error_id, exc)
+            await self.replies.answer_button(inbound)
+            await self.replies.apologise(inbound, error_id)
             return
         if outcome.duplicate:
             return  # acknowledged before; nothing more to do or say
-        await self._answer_button(inbound)
+        await self.replies.answer_button(inbound)
         try:
-            await self.render(inbound, outcome)
+            await self.replies.render(inbound, outcome)
         except Exception as exc:
             # The engine has recorded the step: a redelivery would be a duplicate, so
             # answering 200 loses only what could not be sent now.
-            _log_failure("sending replies", error_id, exc)
-            await self._apologise(inbound, error_id)
-
-    async def _answer_button(self, inbound: _Inbound) -> None:
-        if inbound.callback_query_id is None:
-            return
-        try:
-            await self.bot.answer_callback_query(inbound.callback_query_id)
-        except TelegramError as exc:  # e.g. a query older than Telegram keeps them
-            log.info("Telegram: callback query not answered (%s)", type(exc).__name__)
-
-    async def _apologise(self, inbound: _Inbound, error_id: str) -> None:
-        hint = normalise_locale(inbound.message.locale_hint)
-        languages = [hint] if hint else list(LOCALES)
-        text = "\n".join(
-            translator(code).gettext(
-                "Sorry, something went wrong on our side. Please try again in a few minutes."
-                " (Error {error_id})"
-            ).format(error_id=error_id)
-            for code in languages
-        )
-        try:
-            await self.bot.send_message(inbound.chat_id, text)
-        except Exception as exc:
-            log.error("Telegram: apology %s not sent (%s)", error_id, type(exc).__name__)
-
-    # --- rendering ------------------------------------------------------------------------------
-
-    async def render(self, inbound: _Inbound, outcome: Outcome) -> None:
-        if outcome.duplicate or outcome.silent:
-            return
-        chat_id = inbound.chat_id
-        _ = translator(outcome.locale).gettext
-        if outcome.inbound_was_secret and inbound.message_id is not None:
-            if await self._delete(chat_id, inbound.message_id):
-                note = _("For your safety, I deleted the message with your number.")
-            else:
-                note = _("For your safety, please delete the message with your number from this chat.")
-            await self.bot.send_message(chat_id, note)
-        for reply in outcome.replies:
-            await self._send_reply(chat_id, reply, outcome.locale)
-
-    async def _delete(self, chat_id: int, message_id: int) -> bool:
-        try:
-            return bool(await self.bot.delete_message(chat_id, message_id))
-        except TelegramError as exc:  # too old (48 h) or already gone
-            log.warning("Telegram: a message with a secret could not be deleted (%s)", type(exc).__name__)
-            return False
-
-    async def _send_reply(self, chat_id: int, reply: Reply, locale: str) -> None:
-        _ = translator(locale).gettext
-        parts = split_text(reply.text)
-        keyboard = keyboard_for(reply)
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            await self.bot.send_message(chat_id, part, reply_markup=keyboard if last else None)
-        if not parts and keyboard is not None:
-            await self.bot.send_message(chat_id, "…", reply_markup=keyboard)
-        if reply.document is not None:
-            await self._send_document(chat_id, reply)
-        # The source page gives these two pages as QR codes; so does the bot.
-        if REGISTRATION_URL in reply.text:
-            await self.bot.send_photo(
-                chat_id, registration_qr(), caption=_("Scan to create a NY.gov account."),
-                filename="ny-gov-registration.png",
-            )
-        if SIGNIN_URL in reply.text:
-            await self.bot.send_photo(
-                chat_id, signin_qr(),
-                caption=_("Scan to sign in with NY.gov and link your child support account."),
-                filename="ny-gov-sign-in.png",
-            )
-
-    async def _send_document(self, chat_id: int, reply: Reply) -> None:
-        assert reply.document is not None
-        now = dt.datetime.now(dt.UTC)
-        try:
-            filename, pdf = await anyio.to_thread.run_sync(
-                partial(
-                    open_document, self.runtime, reply.document,
-                    channel=Channel.TELEGRAM.value, sender=str(chat_id), now=now,
-                )
-            )
-        except DocumentNotFound:
-            # The dialogs offered a record this person may not open: a bug, never shown.
-            log.error("Telegram: an offered %s document was refused", reply.document.kind)
-            return
-        await self.bot.send_document(chat_id, pdf, filename=filename)
-
+            log_failure(log, "Telegram replies", error_id, exc)
+            await self.replies.apologise(inbound, error_id)
 
 # --- pieces, testable alone --------------------------------------------------------------------
 
 
-def inbound_from_update(update: Update) -> _Inbound | None:
+def inbound_from_update(update: Update) -> TelegramInbound | None:
     """The engine's message for a private chat's text message or button press, else None."""
     chat = update.effective_chat
     user = update.effective_user
@@ -445,44 +319,10 @@ def inbound_from_update(update: Update) -> _Inbound | None:
         delivery_id=str(update.update_id),
         locale_hint=user.language_code,
     )
-    return _Inbound(inbound, chat.id, message_id, query_id)
+    return TelegramInbound(inbound, chat.id, message_id, query_id)
 
 
-def keyboard_for(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The reply's choices as inline buttons, one a row (labels can be long)."""
-    rows = [
-        [InlineKeyboardButton(choice.label[:64] or choice.word, callback_data=choice.word)]
-        for choice in reply.choices
-        if 0 < len(choice.word.encode("utf-8")) <= MAX_CALLBACK_DATA_BYTES
-    ]
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Text in messages of at most `limit` characters, split at line breaks when possible."""
-    text = text.strip()
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip("\n")
-    if text:
-        parts.append(text)
-    return parts
-
-
-def _log_failure(stage: str, error_id: str, exc: BaseException) -> None:
-    """Where it failed, never what the message said: exception texts can quote parameters."""
-    frames = traceback.extract_tb(exc.__traceback__)[-6:]
-    where = " <- ".join(
-        f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno} {frame.name}" for frame in reversed(frames)
-    )
-    log.error("Telegram update failed in %s, error id %s: %s at %s", stage, error_id, type(exc).__name__, where or "?")
-
-
-def telegram_component(runtime: Runtime, engine: Any, polling: bool = False) -> TelegramComponent | None:
+def telegram_component(runtime: Runtime, engine: ConversationEngine, polling: bool = False) -> TelegramComponent | None:
     """The Telegram route and bot, or None (route off, 404) without TELEGRAM_BOT_TOKEN."""
     if not runtime.settings.telegram_bot_token:
         return None

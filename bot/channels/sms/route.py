@@ -1,0 +1,189 @@
+"""SMS over Twilio: the inbound webhook, signature checks and TwiML replies.
+
+POST /twilio/sms, step by step:
+1. Read the body (at most 64 KB; more is 413 from bot.web's limit).
+2. No X-Twilio-Signature header, a body that is not a UTF-8 form, or a signature that does
+   not match CSBOT_PUBLIC_URL + /twilio/sms and the posted parameters: 403, empty body,
+   nothing recorded. (Behind a TLS proxy the app sees http://127.0.0.1:8080/...; Twilio
+   signed the public URL, so that is the one checked.)
+3. A signed request without a usable sender or MessageSid: 400, nothing recorded.
+4. The sender is normalised to E.164 (US numbers without a country code are +1), the engine
+   handles the message in a worker thread, and the answer is TwiML: one <Message> per reply
+   part, or an empty <Response/> for a repeated MessageSid or a number that opted out.
+5. Any failure inside: a short apology with an error id (logged at ERROR, without the
+   message), status 200. The route never answers 5xx: Twilio would only retry or report it,
+   and the parent would hear nothing.
+
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import urllib.parse
+
+import anyio
+import phonenumbers
+from starlette.datastructures import MultiDict
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from twilio.request_validator import RequestValidator
+
+from bot.channels.base import apology_text, log_failure, new_error_id
+from bot.channels.sms.render import fit_for_sms, render_outcome, twiml_response
+from bot.conversation.engine import ConversationEngine
+from bot.conversation.turn import Channel, InboundMessage, Outcome
+from bot.doclinks import make_document_token
+from bot.runtime import Runtime
+from dialogs.replies import DocumentRef
+
+log = logging.getLogger(__name__)
+
+SMS_PATH = "/twilio/sms"
+DEFAULT_REGION = "US"
+# Twilio waits 15 seconds for the webhook's answer; leave room for the network.
+HANDLE_TIMEOUT_SECONDS = 12
+LOCALE_LOOKUP_TIMEOUT_SECONDS = 2
+# Twilio's MessageSid is 'SM' + 32 hex digits; handled_deliveries.delivery_id holds 64.
+_DELIVERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+
+
+
+class SmsComponent:
+    """The Twilio webhook route; nothing to start or stop."""
+
+    def __init__(self, runtime: Runtime, engine: ConversationEngine) -> None:
+        settings = runtime.settings
+        assert settings.twilio_auth_token  # sms_component checks before building
+        self.runtime = runtime
+        self.engine = engine
+        self.validator = RequestValidator(settings.twilio_auth_token)
+        self.signed_url = settings.public_url + SMS_PATH
+        self.encoding = settings.sms_encoding
+        self.routes: list[BaseRoute] = [Route(SMS_PATH, self.handle, methods=["POST"])]
+
+    async def startup(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    # --- the route ---------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        signature = request.headers.get("x-twilio-signature")
+        if not signature:
+            return Response(status_code=403)
+        body = await request.body()  # bounded by bot.web.BodySizeLimit
+        params = _parse_form(body)
+        if params is None or not self._signature_ok(request, params, signature):
+            return Response(status_code=403)
+
+        inbound = inbound_from_form(params)
+        if inbound is None:
+            log.warning("SMS webhook: signed request without a usable From or MessageSid")
+            return Response(status_code=400)
+
+        try:
+            with anyio.fail_after(HANDLE_TIMEOUT_SECONDS):
+                outcome: Outcome = await anyio.to_thread.run_sync(
+                    self.engine.handle, inbound, abandon_on_cancel=True
+                )
+            messages = self.render_outcome(outcome)
+        except Exception as exc:  # never a 5xx: the parent gets an apology instead
+            error_id = new_error_id()
+            log_failure(log, "SMS webhook", error_id, exc)
+            locale = await self._known_locale(inbound.sender)
+            messages = fit_for_sms(apology_text(locale, error_id), self.encoding)
+        return twiml_response(messages)
+
+    def _signature_ok(self, request: Request, params: MultiDict, signature: str) -> bool:
+        url = self.signed_url
+        if request.url.query:  # Twilio signs the full URL it was given, query included
+            url += "?" + request.url.query
+        algorithm = _signature_algorithm(request.headers.get(_SIGNATURE_SETTINGS_HEADER))
+        try:
+            if algorithm is None:
+                return bool(self.validator.validate(url, params, signature))
+            return bool(self.validator.validate(url, params, signature, algorithm=algorithm))
+        except Exception:  # a malformed signature must be a 403, not a 500
+            return False
+
+    def render_outcome(self, outcome: Outcome) -> list[str]:
+        return render_outcome(outcome, self.encoding, self.document_link)
+
+    def document_link(self, ref: DocumentRef) -> str:
+        settings = self.runtime.settings
+        token = make_document_token(settings, ref, dt.datetime.now(dt.UTC))
+        return f"{settings.public_url}/d/{token}"
+
+    async def _known_locale(self, sender: str) -> str | None:
+        """The conversation's language, if the database still answers quickly."""
+        try:
+            with anyio.fail_after(LOCALE_LOOKUP_TIMEOUT_SECONDS):
+                return await anyio.to_thread.run_sync(
+                    self.engine.locale_of, Channel.SMS, sender, abandon_on_cancel=True
+                )
+        except Exception:
+            return None
+
+
+def sms_component(runtime: Runtime, engine: ConversationEngine) -> SmsComponent | None:
+    """The SMS route, or None (route off, 404) when TWILIO_AUTH_TOKEN is not set."""
+    if not runtime.settings.twilio_auth_token:
+        return None
+    return SmsComponent(runtime, engine)
+
+
+# --- pieces, testable alone ------------------------------------------------------------------
+
+
+def _parse_form(body: bytes) -> MultiDict | None:
+    """The posted form, or None when it is not UTF-8 application/x-www-form-urlencoded."""
+    try:
+        text = body.decode("utf-8")
+        pairs = urllib.parse.parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return MultiDict(pairs)
+
+
+def _signature_algorithm(settings_header: str | None) -> str | None:
+    """The algorithm named by X-Twilio-Webhooks-Signature-Settings, when twilio supports it."""
+    if not settings_header:
+        return None
+    from twilio import request_validator
+
+    pick = getattr(request_validator, "get_signature_algorithm", None)
+    return pick(settings_header) if pick is not None else None
+
+
+def normalise_sender(raw: str) -> str | None:
+    """E.164 for a phone number ('(212) 555-0111' -> '+12125550111'), else None."""
+    candidate = raw.strip()
+    if not candidate or len(candidate) > 40:
+        return None
+    try:
+        number = phonenumbers.parse(candidate, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def inbound_from_form(params: MultiDict) -> InboundMessage | None:
+    sender = normalise_sender(params.get("From", ""))
+    delivery_id = params.get("MessageSid", "").strip()
+    if sender is None or not _DELIVERY_ID.match(delivery_id):
+        return None
+    # NUL cannot be stored in PostgreSQL text and means nothing in a message.
+    text = params.get("Body", "").replace("\x00", "")
+    return InboundMessage(channel=Channel.SMS, sender=sender, text=text, delivery_id=delivery_id)
+
+
