@@ -41,7 +41,7 @@ from bot.errors import ConfigError
 from bot.mail import OfficeMail, compose, sender_address
 from bot.runtime import Runtime, open_runtime
 from bot.store.models import Office, OfficeMessage, Person
-from bot.store.session import is_sqlite
+from bot.store.dialect import is_sqlite
 
 log = logging.getLogger("csbot.outbox")
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.hashing import KeyedHasher
-from bot.store.session import check_connection, make_engine, make_sessionmaker, upgrade
+from bot.store.database import check_connection, make_engine, make_sessionmaker, upgrade
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sqlalchemy import String, Text, create_engine, func, select
 
 from bot.cli import main
 from bot.store import models
-from bot.store.session import normalise_url
+from bot.store.database import normalise_url
 
 
 def write(tmp_path: Path, data, name: str = "extract.json") -> Path:

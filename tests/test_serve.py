@@ -27,7 +27,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.sms.gsm7 import is_gsm7, segments
 from bot.store.models import Conversation, HandledDelivery, SmsOptOut
-from bot.store.session import normalise_url
+from bot.store.database import normalise_url
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
 
 pytestmark = pytest.mark.slow

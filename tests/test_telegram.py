@@ -27,14 +27,13 @@ from bot.doclinks import make_document_token
 from bot.i18n import translator
 from bot.qr import qr_png
 from dialogs.context import Policy
-
-REGISTRATION_URL = Policy.register_url
-SIGNIN_URL = Policy.signin_url
 from dialogs.replies import DocumentKind, DocumentRef
 from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
 from tests.support.serve_process import csbot_env, run_csbot, start_serve
 
 pytestmark = pytest.mark.slow
+REGISTRATION_URL = Policy.register_url
+SIGNIN_URL = Policy.signin_url
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
 SECRET = "webhook-Secret_0123456789"
@@ -172,7 +171,8 @@ def test_startup_registers_webhook_and_command_menus(stack):
         "statement", "notice", "office", "pin", "english", "francais", "logout",
     }
     assert table_commands <= set(english) and set(english) == set(french)
-    assert english["statement"] == "Account statement"
+    # The same labels as the buttons (dialogs.vocabulary): one wording per intent.
+    assert english["statement"] == "Account statements" and french["statement"] == "Relevés de compte"
     assert all(0 < len(d) <= 256 for d in english.values())
 
 

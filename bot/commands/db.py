@@ -6,7 +6,7 @@ import argparse
 
 from bot.commands import Commands
 from bot.config import Settings
-from bot.store.session import make_engine, upgrade
+from bot.store.database import make_engine, upgrade
 
 
 def register(commands: Commands) -> None:

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.errors import CommandError
 from bot.logs import configure_logging
 from bot.runtime import open_runtime
-from bot.store.session import normalise_url
+from bot.store.database import normalise_url
 from bot.web.app import GRACEFUL_SHUTDOWN_SECONDS, create_app
 
 

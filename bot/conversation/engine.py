@@ -8,9 +8,7 @@ messages, so any worker can take the next one.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import threading
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +21,7 @@ from bot.i18n import normalise_locale, translator
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
 from bot.store.models import Conversation, HandledDelivery
-from bot.store.upsert import insert_ignoring_conflict
+from bot.store.dialect import insert_ignoring_conflict, one_writer_at_a_time
 from dialogs.context import ConversationState, DialogContext, Policy, State, reply_locale
 from dialogs.conversation import record_offered_choices, step
 from dialogs.ports import ChatRef
@@ -71,12 +69,7 @@ class ConversationEngine:
             )
             for channel in Channel
         }
-        # SQLite takes one writer at a time. Worker threads queued on a lock here take turns
-        # at once; left to SQLite's busy handler they sleep and poll, and under load some
-        # wait for seconds (measured: p99 5.6 s, timeouts, bench/RESULTS.md).
-        self._one_writer: contextlib.AbstractContextManager[object] = (
-            threading.Lock() if runtime.db.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self._one_writer = one_writer_at_a_time(runtime.db)
 
     def handle(self, message: InboundMessage) -> Outcome:
         now = self._clock()

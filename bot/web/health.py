@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.runtime import Runtime
-from bot.store.session import READ_ONLY
+from bot.store.dialect import READ_ONLY
 
 log = logging.getLogger(__name__)
 

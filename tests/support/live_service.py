@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 from twilio.request_validator import RequestValidator
 
-from bot.store.session import normalise_url
+from bot.store.database import normalise_url
 from tests.support.databases import EXAMPLE_EXTRACT as EXAMPLE
 from tests.support.fake_bot_api import FakeBotApi, text_update
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve

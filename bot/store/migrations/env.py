@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from bot.store.models import Base
-from bot.store.session import normalise_url
+from bot.store.database import normalise_url
 
 config = context.config
 target_metadata = Base.metadata

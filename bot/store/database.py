@@ -8,17 +8,15 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import DatabaseUnavailable
+from bot.store.dialect import configure_sqlite
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# Execution option for a connection that only reads (health checks): on SQLite it opens a
-# deferred transaction instead of taking the write lock.
-READ_ONLY = "csbot_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -28,10 +26,6 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -45,7 +39,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
                     f"CSBOT_DATABASE_URL: the folder {parent} does not exist"
                 )
         engine = create_engine(url, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
+        configure_sqlite(engine)
         return engine
     return create_engine(
         url,
@@ -54,30 +48,6 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
     )
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        # WAL lets readers proceed while one writer commits; NORMAL is durable under WAL
-        # against process crashes; foreign keys are off by default in SQLite.
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-        # Let SQLAlchemy's BEGIN (below) control transactions, not the sqlite3 module.
-        dbapi_connection.isolation_level = None
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-        # IMMEDIATE takes the write lock up front, so two transactions never both read
-        # and then fail to upgrade to writing (SQLite's "database is locked" deadlock).
-        if conn.get_execution_options().get(READ_ONLY):
-            conn.exec_driver_sql("BEGIN")  # a reader: never waits for the writer under WAL
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -119,8 +89,3 @@ def upgrade(engine: Engine) -> bool:
     except (OperationalError, DBAPIError) as exc:
         raise DatabaseUnavailable(_describe(engine, exc)) from None
     return True
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
