@@ -22,8 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common
-from common import log
+from case_data import SEED, sqlite_dataset
+from machine import rss_mib
+from results import add_record_flag, append_results, md_table, set_record
+from settings import open_bench_runtime
+from verified_parents import paying_parents
+from workspace import log
 
 CASES = 20_000
 
@@ -32,25 +36,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--cases", type=int, default=CASES)
-    common.add_record_flag(parser)
+    add_record_flag(parser)
     args = parser.parse_args()
-    common.set_record(args)
+    set_record(args)
 
-    url = common.sqlite_dataset(args.cases, "memory")
-    from bot.channels.sms.route import SmsComponent
+    url = sqlite_dataset(args.cases, "memory")
     from bot.channels.sms.render import twiml_response
+    from bot.channels.sms.route import SmsComponent
     from bot.conversation.turn import InboundMessage
     from bot.demo.synthetic import credentials
     from bot.web.app import create_app
 
-    runtime = common.open_bench_runtime(url, TWILIO_AUTH_TOKEN="memory-token")
+    runtime = open_bench_runtime(url, TWILIO_AUTH_TOKEN="memory-token")
     app = create_app(runtime, background=False)  # everything a worker imports and builds
     sms = next(c for c in app.router.routes if getattr(c, "path", "") == "/twilio/sms")
     component: SmsComponent = sms.endpoint.__self__
     engine = component.engine
-    parents = common.paying_parents(runtime, args.cases, 64)
+    parents = paying_parents(runtime, args.cases, 64)
     gc.collect()
-    start_rss = common.rss_mib()
+    start_rss = rss_mib()
     log(f"worker built: RSS {start_rss:.0f} MiB")
 
     checkpoints: list[tuple[int, float, float]] = [(0, start_rss, 0.0)]
@@ -65,15 +69,15 @@ def main() -> int:
         sender = f"+1{200 + n // 10_000_000:03d}{n % 10_000_000:07d}"
         send(sender, "BALANCE")
         if n % 100 == 0:
-            creds = credentials(parents[(n // 100) % len(parents)], common.SEED)
+            creds = credentials(parents[(n // 100) % len(parents)], SEED)
             send(sender, creds.ssn)
             send(sender, creds.pin)
         if n % every == 0:
-            checkpoints.append((n, common.rss_mib(), time.monotonic() - started))
+            checkpoints.append((n, rss_mib(), time.monotonic() - started))
             log(f"{n:,} conversations: RSS {checkpoints[-1][1]:.0f} MiB")
     elapsed = time.monotonic() - started
     gc.collect()
-    end_rss = common.rss_mib()
+    end_rss = rss_mib()
     runtime.dispose()
     rows = [[f"{n:,}", f"{rss:.0f}", f"{rss - start_rss:+.0f}"] for n, rss, _ in checkpoints]
     lines = [
@@ -81,13 +85,13 @@ def main() -> int:
         f" {args.conversations:,} distinct phone numbers each sending BALANCE, every 100th"
         f" verifying (SSN, PIN); {elapsed:.0f} s.",
         "",
-        common.md_table(["conversations", "RSS MiB", "vs start"], rows),
+        md_table(["conversations", "RSS MiB", "vs start"], rows),
         "",
         f"- RSS after {args.conversations:,} conversations: **{end_rss:.0f} MiB** (after gc),"
         f" {end_rss - start_rss:+.0f} MiB over the built worker (goal <= 150 MB:"
         f" {'met' if end_rss * 1.048576 <= 150 else 'NOT met'})",
     ]
-    common.append_results("Memory (worker RSS)", "\n".join(lines))
+    append_results("Memory (worker RSS)", "\n".join(lines))
     return 0
 
 

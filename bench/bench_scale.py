@@ -19,8 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common
-from common import log
+from case_data import sqlite_dataset
+from results import add_record_flag, append_results, md_table, percentile, set_record
+from settings import open_bench_runtime
+from verified_parents import paying_parents, verify_chats
+from workspace import log
 
 INTENTS = ("BALANCE", "PAYMENTS", "COUPON")
 PARENTS = 32
@@ -29,16 +32,16 @@ EXPECT = {"BALANCE": "(you pay support)", "PAYMENTS": "newest first", "COUPON": 
 
 class Dataset:
     def __init__(self, cases: int, url: str) -> None:
-        from bot.channels.sms.route import SmsComponent
         from bot.channels.sms.render import twiml_response
+        from bot.channels.sms.route import SmsComponent
         from bot.conversation.engine import ConversationEngine
 
         self.cases = cases
-        self.runtime = common.open_bench_runtime(url, TWILIO_AUTH_TOKEN="scale-token")
-        parents = common.paying_parents(self.runtime, cases, PARENTS)
+        self.runtime = open_bench_runtime(url, TWILIO_AUTH_TOKEN="scale-token")
+        parents = paying_parents(self.runtime, cases, PARENTS)
         self.senders = [f"+1917555{n:04d}" for n in range(PARENTS)]
-        common.verify_chats(self.runtime, [("sms", s, p) for s, p in zip(self.senders, parents)],
-                            EXPECT["BALANCE"])
+        verify_chats(self.runtime, [("sms", s, p) for s, p in zip(self.senders, parents, strict=True)],
+                     EXPECT["BALANCE"])
         self.engine = ConversationEngine(self.runtime)
         self.sms = SmsComponent(self.runtime, self.engine)
         self.twiml = twiml_response
@@ -64,19 +67,19 @@ def main() -> int:
     parser.add_argument("--cases", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--per-round", type=int, default=30, help="messages per intent per round")
-    common.add_record_flag(parser)
+    add_record_flag(parser)
     args = parser.parse_args()
-    common.set_record(args)
+    set_record(args)
 
     datasets = []
     for cases in args.cases:
-        datasets.append(Dataset(cases, common.sqlite_dataset(cases, "scale")))
+        datasets.append(Dataset(cases, sqlite_dataset(cases, "scale")))
         log(f"{cases:,} cases ready")
     for dataset in datasets:  # warm up: caches, compiled statements, the page cache
         for intent in INTENTS:
             for _ in range(10):
                 dataset.send(intent)
-    for round_number in range(args.rounds):
+    for _round in range(args.rounds):
         for dataset in datasets:
             for intent in INTENTS:
                 for _ in range(args.per_round):
@@ -91,7 +94,7 @@ def main() -> int:
         row: list[object] = [f"{dataset.cases:,}"]
         for intent in INTENTS:
             values = sorted(dataset.timings[intent])
-            p50, p99 = common.percentile(values, 50) * 1000, common.percentile(values, 99) * 1000
+            p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
             figures[(dataset.cases, intent)] = (p50, p99)
             row.append(f"{p50:.2f} / {p99:.2f}")
         rows.append(row)
@@ -109,12 +112,12 @@ def main() -> int:
         f" {args.rounds} interleaved rounds x {args.per_round} messages per intent and dataset,"
         f" {PARENTS} verified paying parents per dataset.",
         "",
-        common.md_table(header, rows),
+        md_table(header, rows),
         "",
         f"- worst p50 ratio {largest:,} / {smallest:,} cases: **{worst:.2f}x** (goal <= 1.3x:"
         f" {'met' if worst <= 1.3 else 'NOT met'}); p99 on this shared machine is noise-prone.",
     ])
-    common.append_results("Scale (latency vs data size)", body)
+    append_results("Scale (latency vs data size)", body)
     return 0
 
 

@@ -15,10 +15,18 @@ import argparse
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common
+from case_data import SEED, sqlite_dataset
+from results import add_record_flag, append_results, md_table, set_record
+from settings import open_bench_runtime
+from verified_parents import paying_parents
+
+if TYPE_CHECKING:
+    from bot.conversation.engine import ConversationEngine
+    from bot.conversation.turn import Outcome
 
 CASES = 1_000
 BOTH_ROLES = 16  # person 2c for c = 8: receives on case 8, pays on case 9 (bot/synthetic.py)
@@ -72,7 +80,7 @@ def balance_script(ssn: str, pin: str, language_word: str) -> list[tuple[str, st
     ]
 
 
-def run(engine, sender: str, steps: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+def run(engine: ConversationEngine, sender: str, steps: list[tuple[str, str]]) -> list[tuple[str, str, Outcome]]:
     from bot.conversation.turn import InboundMessage
 
     outcomes = []
@@ -84,29 +92,29 @@ def run(engine, sender: str, steps: list[tuple[str, str]]):  # type: ignore[no-u
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    common.add_record_flag(parser)
+    add_record_flag(parser)
     parser.add_argument("--show", action="store_true", help="print every rendered message")
     args = parser.parse_args()
-    common.set_record(args)
+    set_record(args)
 
-    from bot.channels.sms.route import SmsComponent
     from bot.channels.sms.gsm7 import segments
+    from bot.channels.sms.route import SmsComponent
     from bot.conversation.engine import ConversationEngine
     from bot.demo.synthetic import credentials, person_id
     from bot.store.models import Person
 
-    url = common.sqlite_dataset(CASES, "smscost")
+    url = sqlite_dataset(CASES, "smscost")
     components = {}
     for mode in MODES:
-        runtime = common.open_bench_runtime(url, TWILIO_AUTH_TOKEN="cost-token", CSBOT_SMS_ENCODING=mode)
+        runtime = open_bench_runtime(url, TWILIO_AUTH_TOKEN="cost-token", CSBOT_SMS_ENCODING=mode)
         components[mode] = SmsComponent(runtime, ConversationEngine(runtime))
     runtime = components["gsm7"].runtime
     engine = ConversationEngine(runtime)
     with runtime.sessions() as session:
         person = session.get(Person, person_id(BOTH_ROLES))
         dob, zip_code = person.date_of_birth.isoformat(), person.address_zip[:5]
-    both = credentials(BOTH_ROLES, common.SEED)
-    single = credentials(common.paying_parents(runtime, CASES, 1)[0], common.SEED)
+    both = credentials(BOTH_ROLES, SEED)
+    single = credentials(paying_parents(runtime, CASES, 1)[0], SEED)
 
     # kind -> lang -> mode -> list of segment counts (one per message)
     cells: dict[str, dict[str, dict[str, list[int]]]] = {}
@@ -154,13 +162,13 @@ def main() -> int:
         "SMS cost: segments per reply as sent (a cell 'N (a+b)' is N segments in two <Message>s of"
         " a and b segments; the parent has two cases in both roles unless the kind says 1 case).",
         "",
-        common.md_table(header, rows),
+        md_table(header, rows),
         "",
         "\"Check my balance\" from an unverified phone (BALANCE, SSN, PIN; the balance comes with"
         " the PIN): 3 messages in, and out:",
         "",
-        common.md_table(["language", "mode", "segments out"],
-                        [[lang, mode, cost[2]] for (lang, mode), cost in conversation_cost.items()]),
+        md_table(["language", "mode", "segments out"],
+                  [[lang, mode, cost[2]] for (lang, mode), cost in conversation_cost.items()]),
         "",
         f"- largest single message in gsm7 mode: {worst_message} segments (goal <= 2:"
         f" {'met' if worst_message <= 2 else 'NOT met'})",
@@ -170,7 +178,7 @@ def main() -> int:
     ]
     for component in components.values():
         component.runtime.dispose()
-    common.append_results("SMS cost (segments)", "\n".join(lines))
+    append_results("SMS cost (segments)", "\n".join(lines))
     return 0
 
 

@@ -15,88 +15,52 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sqlite3
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common
-from common import log
+from case_data import DEFAULT_PG_URL, load_extract, postgres_schema, sqlite_dataset
+from machine import rss_mib
+from request_files import (
+    PUBLIC_URL,
+    SENDERS,
+    TELEGRAM_SECRET,
+    TELEGRAM_TOKEN,
+    TWILIO_TOKEN,
+    build_health_request,
+    build_sms_requests,
+    build_telegram_requests,
+    sms_sender,
+    telegram_chat,
+)
+from results import add_record_flag, append_results, md_table, set_record
+from server import all_pids, running_server, worker_pids
+from settings import bench_env, open_bench_runtime
+from verified_parents import paying_parents, verify_chats
+from workspace import OUT_DIR, log
+from wrk import require_wrk, run_wrk
 
-TWILIO_TOKEN = "bench-twilio-auth-token"
-# Signatures are checked against the public URL, whatever address wrk connects to.
-PUBLIC_URL = "https://bench.csbot.invalid"
-SENDERS = 64
+from tests.support.serve_process import free_port
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
 BALANCE_EN = "(you pay support)"
-TELEGRAM_TOKEN = "4242:bench-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-TELEGRAM_SECRET = "bench-webhook-secret"
-TELEGRAM_CHAT_BASE = 700_000_000
-
-
-def sms_sender(n: int) -> str:
-    return f"+1646555{n:04d}"
-
-
-def build_sms_requests(path: Path, count: int) -> None:
-    """`count` signed "BALANCE" posts, senders in turn, each with a new MessageSid."""
-    import urllib.parse
-
-    from twilio.request_validator import RequestValidator
-
-    validator = RequestValidator(TWILIO_TOKEN)
-    signed_url = PUBLIC_URL + "/twilio/sms"
-    requests = []
-    for n in range(count):
-        params = {
-            "MessageSid": "SM" + uuid.uuid4().hex,
-            "AccountSid": "AC" + "0" * 32,
-            "From": sms_sender(n % SENDERS),
-            "To": "+15185550100",
-            "Body": "BALANCE",
-            "NumMedia": "0",
-        }
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": validator.compute_signature(signed_url, params),
-        }
-        requests.append(("POST", "/twilio/sms", headers, urllib.parse.urlencode(params)))
-    common.write_request_file(path, requests)
-
-
-def telegram_chat(n: int) -> int:
-    return TELEGRAM_CHAT_BASE + n
-
-
-def build_telegram_requests(path: Path, count: int) -> None:
-    """`count` "BALANCE" updates from the 64 chats in turn, each with a new update_id."""
-    first_id = int(time.time() * 1000) % 10**9 * 100  # distinct from earlier runs on this database
-    requests = []
-    for n in range(count):
-        chat = telegram_chat(n % SENDERS)
-        update = {
-            "update_id": first_id + n,
-            "message": {
-                "message_id": 10 + n, "date": int(time.time()), "text": "BALANCE",
-                "chat": {"id": chat, "type": "private", "first_name": "Parent"},
-                "from": {"id": chat, "is_bot": False, "first_name": "Parent", "language_code": "en"},
-            },
-        }
-        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-        requests.append(("POST", "/telegram/webhook", headers, json.dumps(update, separators=(",", ":"))))
-    common.write_request_file(path, requests)
 
 
 @contextlib.contextmanager
-def fake_bot_api():  # type: ignore[no-untyped-def]
+def fake_bot_api() -> Iterator[tuple[str, Callable[[], dict]]]:
     """bench/fake_bot_api.py in its own process; yields (base_url, stats())."""
     import httpx
 
-    port = common.free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("fake_bot_api.py")), "--port", str(port),
          "--count-text", BALANCE_EN],
@@ -118,10 +82,6 @@ def fake_bot_api():  # type: ignore[no-untyped-def]
         process.wait(10)
 
 
-def build_health_request(path: Path) -> None:
-    common.write_request_file(path, [("GET", "/healthz", {}, "")])
-
-
 def handled_count(database_url: str, channel: str) -> int:
     query = f"SELECT count(*) FROM handled_deliveries WHERE channel='{channel}'"
     if database_url.startswith("sqlite"):
@@ -137,8 +97,8 @@ def measure(database_url: str, workers: int, args: argparse.Namespace, label: st
     channel = args.channel
     variables = dict(TWILIO_AUTH_TOKEN=TWILIO_TOKEN, CSBOT_PUBLIC_URL=PUBLIC_URL)
     run_id = uuid.uuid4().hex[:6]
-    load_file = common.OUT_DIR / f"requests-{channel}-{run_id}.txt"
-    health_file = common.OUT_DIR / f"requests-health-{run_id}.txt"
+    load_file = OUT_DIR / f"requests-{channel}-{run_id}.txt"
+    health_file = OUT_DIR / f"requests-health-{run_id}.txt"
     # More distinct messages than the fastest run can send, so none is ever repeated.
     if channel == "sms":
         build_sms_requests(load_file, args.requests)
@@ -154,18 +114,18 @@ def measure(database_url: str, workers: int, args: argparse.Namespace, label: st
             api_base, api_stats = stack.enter_context(fake_bot_api())
             variables.update(TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET=TELEGRAM_SECRET,
                              TELEGRAM_API_BASE_URL=api_base)
-        env = common.bench_env(database_url, **variables)
+        env = bench_env(database_url, **variables)
         sent_before = api_stats()["matching_texts"] if api_stats else 0
         try:
-            with common.running_server(env, workers=workers) as server:
+            with running_server(env, workers=workers) as server:
                 wrk = dict(seconds=args.seconds, connections=args.connections, threads=args.threads,
-                           server_pids=server.all_pids())
-                floor_before = common.run_wrk(f"{label} /healthz before", server.url, health_file,
-                                              expect='"ok"', **wrk)
-                sms = common.run_wrk(f"{label} {what}", server.url, load_file, expect=expect, **wrk)
-                floor_after = common.run_wrk(f"{label} /healthz after", server.url, health_file,
-                                             expect='"ok"', **wrk)
-                rss = [common.rss_mib(pid) for pid in server.worker_pids()]
+                           server_pids=all_pids(server))
+                floor_before = run_wrk(f"{label} /healthz before", server.url, health_file,
+                                       expect='"ok"', **wrk)
+                sms = run_wrk(f"{label} {what}", server.url, load_file, expect=expect, **wrk)
+                floor_after = run_wrk(f"{label} /healthz after", server.url, health_file,
+                                      expect='"ok"', **wrk)
+                rss = [rss_mib(pid) for pid in worker_pids(server)]
                 log_text = server.log_text()
                 failures = log_text.count("webhook failed") + log_text.count(" failed, error id")
         finally:
@@ -185,32 +145,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--channel", choices=["sms", "telegram"], default="sms")
-    parser.add_argument("--pg-url", default=common.DEFAULT_PG_URL)
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument("--workers", type=int, nargs="*", help="default: 1 (SQLite), 1 and 2 (PostgreSQL)")
     parser.add_argument("--cases", type=int, default=20_000)
     parser.add_argument("--seconds", type=int, default=12, help="each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (the server needs the cores)")
     parser.add_argument("--requests", type=int, default=40_000, help="distinct signed messages per run")
-    common.add_record_flag(parser)
+    add_record_flag(parser)
     args = parser.parse_args()
-    common.set_record(args)
-    common.require_wrk()
+    set_record(args)
+    require_wrk()
     workers_list = args.workers or ([1] if args.db == "sqlite" else [1, 2])
     if args.db == "sqlite" and workers_list != [1]:
         raise SystemExit("SQLite takes one worker (csbot serve refuses more)")
 
     results = []
     if args.db == "sqlite":
-        url = common.sqlite_dataset(args.cases, "webhook")
-        runtime = common.open_bench_runtime(url)
+        url = sqlite_dataset(args.cases, "webhook")
+        runtime = open_bench_runtime(url)
         prepare(runtime, args.cases)
         runtime.dispose()
         results.append(measure(url, 1, args, "SQLite, 1 worker"))
     else:
-        with common.postgres_schema(args.pg_url, "webhook") as url:
-            runtime = common.open_bench_runtime(url)
-            common.load_extract(runtime, args.cases)
+        with postgres_schema(args.pg_url, "webhook") as url:
+            runtime = open_bench_runtime(url)
+            load_extract(runtime, args.cases)
             prepare(runtime, args.cases)
             runtime.dispose()
             for workers in workers_list:
@@ -219,11 +179,11 @@ def main() -> int:
     return 0
 
 
-def prepare(runtime, cases: int) -> None:  # type: ignore[no-untyped-def]
-    parents = common.paying_parents(runtime, cases, SENDERS)
+def prepare(runtime: Runtime, cases: int) -> None:
+    parents = paying_parents(runtime, cases, SENDERS)
     chats = [("sms", sms_sender(n), parents[n]) for n in range(SENDERS)]
     chats += [("telegram", str(telegram_chat(n)), parents[n]) for n in range(SENDERS)]
-    common.verify_chats(runtime, chats, BALANCE_EN)
+    verify_chats(runtime, chats, BALANCE_EN)
     log(f"verified {SENDERS} SMS senders and {SENDERS} Telegram chats")
 
 
@@ -233,8 +193,9 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         rows.append(r["floor_before"].row())
         rows.append(r["sms"].row(r["floor"]))
         rows.append(r["floor_after"].row())
-    table = common.md_table(
-        ["run", "req/s", "vs floor", "p50 ms", "p99 ms", "server CPU ms/req", "machine busy", "requests", "errors"], rows
+    table = md_table(
+        ["run", "req/s", "vs floor", "p50 ms", "p99 ms", "server CPU ms/req", "machine busy", "requests", "errors"],
+        rows,
     )
     lines = [
         f"Webhook: {args.channel} `BALANCE` from {SENDERS} verified senders, {args.cases:,} cases,"
@@ -267,7 +228,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
             f"- 2 workers / 1 worker: **{scale:.2f}x** SMS throughput (goal >= 1.6x:"
             f" {'met' if scale >= 1.6 else 'NOT met'})"
         )
-    common.append_results(f"Webhook throughput ({args.channel}, {args.db})", "\n".join(lines))
+    append_results(f"Webhook throughput ({args.channel}, {args.db})", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ or, in a test, the `serve` fixture (a factory that stops every server it started
     def test_x(serve, sqlite_url):
         server = serve(csbot_env(sqlite_url, TWILIO_AUTH_TOKEN="t0ken"), workers=1)
 
-`csbot_env` builds a clean environment (no CSBOT_/TWILIO_/TELEGRAM_ variables leak in from
-the developer's shell) with the test secret key; `run_csbot(env, "import", path)` runs any
+`csbot_env` (from tests/support/environment.py, re-exported here) builds a clean environment
+(no CSBOT_/TWILIO_/TELEGRAM_ variables leak in from the developer's shell) with the test
+secret key; `run_csbot(env, "import", path)` runs any
 other command with the same environment. The server's output goes to a log file that
 `server.log_text()` reads, so tests can check what was (not) logged.
 
@@ -20,7 +21,6 @@ To use the fixture from another test module: `from serve_process import serve  #
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import socket
 import subprocess
@@ -34,22 +34,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.databases import TEST_SECRET_KEY
+from tests.support.databases import TEST_SECRET_KEY as TEST_SECRET_KEY  # re-exported
+from tests.support.environment import csbot_env as csbot_env  # re-exported
 
-_OWN_PREFIXES = ("CSBOT_", "TWILIO_", "TELEGRAM_")
 STARTUP_TIMEOUT_SECONDS = 40
 STOP_TIMEOUT_SECONDS = 20
-
-
-def csbot_env(database_url: str, **variables: str) -> dict[str, str]:
-    """The process environment for a csbot command: inherited PATH etc., none of the
-    developer's own csbot settings, the test secret key, the given variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
-    env["CSBOT_DATABASE_URL"] = database_url
-    env["CSBOT_SECRET_KEY"] = TEST_SECRET_KEY
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(variables)
-    return env
 
 
 def csbot_command() -> list[str]:
@@ -124,9 +113,11 @@ def start_serve(
     workers: int = 1,
     extra_args: tuple[str, ...] = (),
     public_url: str | None = None,
+    log_dir: Path | None = None,
 ) -> ServeProcess:
     """Start `csbot serve` and wait until /healthz answers 200. CSBOT_PUBLIC_URL defaults to
-    the server's own loopback URL unless `public_url` or env sets it."""
+    the server's own loopback URL unless `public_url` or env sets it. The log file goes to
+    `log_dir` (default: the system's temporary folder)."""
     last_error = ""
     for _attempt in range(3):  # another process may grab the free port first
         port = free_port()
@@ -134,7 +125,7 @@ def start_serve(
         full_env = dict(env)
         full_env["CSBOT_PUBLIC_URL"] = public_url or env.get("CSBOT_PUBLIC_URL") or url
         log_file = tempfile.NamedTemporaryFile(
-            prefix="csbot-serve-", suffix=".log", delete=False
+            prefix="csbot-serve-", suffix=".log", dir=log_dir, delete=False
         )
         log_path = Path(log_file.name)
         process = subprocess.Popen(
@@ -178,14 +169,18 @@ def _wait_healthy(server: ServeProcess, workers: int) -> bool:
 
 
 @contextlib.contextmanager
-def running_serve(env: dict[str, str], **options: object) -> Iterator[ServeProcess]:
+def running_serve(
+    env: dict[str, str], *, keep_log: bool = False, **options: object
+) -> Iterator[ServeProcess]:
+    """`start_serve(env, **options)`, stopped on exit; its log is removed unless `keep_log`."""
     server = start_serve(env, **options)  # type: ignore[arg-type]
     try:
         yield server
     finally:
         server.stop()
-        with contextlib.suppress(OSError):
-            server.log_path.unlink()
+        if not keep_log:
+            with contextlib.suppress(OSError):
+                server.log_path.unlink()
 
 
 @pytest.fixture
