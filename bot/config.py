@@ -6,9 +6,10 @@ line per variable that an operator can act on, and never echoes a secret's value
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BeforeValidator, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -43,8 +44,9 @@ _SECRET_VARIABLES = {
 }
 
 
-def _env(name: str, **kwargs: object):
-    return Field(validation_alias=AliasChoices(name), **kwargs)  # type: ignore[call-overload]
+def _env(name: str, **kwargs: Any) -> Any:
+    """A field read from exactly this environment variable (no prefix, no other spelling)."""
+    return Field(validation_alias=AliasChoices(name), **kwargs)
 
 
 class Settings(BaseSettings):
@@ -150,7 +152,7 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError("; ".join(problems)) from None
 
 
-def _variable_name(error: dict) -> str:
+def _variable_name(error: ErrorDetails) -> str:
     loc = error.get("loc") or ("?",)
     name = str(loc[0])
     field = Settings.model_fields.get(name)

@@ -40,8 +40,8 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.mail import OfficeMail, compose, sender_address
 from bot.runtime import Runtime, open_runtime
-from bot.store.models import Office, OfficeMessage, Person
 from bot.store.dialect import is_sqlite
+from bot.store.models import Office, OfficeMessage, Person
 
 log = logging.getLogger("csbot.outbox")
 

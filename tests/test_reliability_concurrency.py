@@ -68,7 +68,7 @@ def test_fifty_senders_with_bursts_on_two_workers(postgres_url: str, serve) -> N
         assert set(rows) == set(senders)
         for n, sender in enumerate(senders):
             assert rows[sender].person_id == PEOPLE[n % len(PEOPLE)]["id"]
-            assert rows[sender].state == "start"
+            assert rows[sender].state == "idle"
     finally:
         db.dispose()
     sms.close()

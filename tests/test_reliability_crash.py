@@ -116,7 +116,7 @@ def test_kill_9_under_load_loses_nothing_and_doubles_nothing(postgres_url: str, 
                 assert count_rows(db, OfficeMessage) == SENDERS
                 assert set(per_sender) == set(senders)
                 states = set(conn.scalars(select(Conversation.state).where(Conversation.sender.in_(senders))))
-            assert states == {"start"}
+            assert states == {"idle"}
             # Every acknowledged SEND's reference is the one stored for that number.
             for sender, records in sent.items():
                 for text, _sid, status, messages in records:

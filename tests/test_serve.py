@@ -26,8 +26,8 @@ from sqlalchemy import Engine, create_engine, func, select
 from twilio.request_validator import RequestValidator
 
 from bot.channels.sms.gsm7 import is_gsm7, segments
-from bot.store.models import Conversation, HandledDelivery, SmsOptOut
 from bot.store.database import normalise_url
+from bot.store.models import Conversation, HandledDelivery, SmsOptOut
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
 
 pytestmark = pytest.mark.slow
@@ -409,7 +409,7 @@ def test_postgres_two_workers_conversation_and_concurrency(postgres_url: str, se
             rows = conn.execute(
                 select(Conversation.state).where(Conversation.channel == "sms", Conversation.sender == sender)
             ).all()
-        assert [row.state for row in rows] == ["start"]
+        assert [row.state for row in rows] == ["idle"]
         # Same MessageSids again, all at once: all acknowledged, none acted on.
         again = asyncio.run(burst())
         assert all(r.status_code == 200 for r in again)

@@ -27,8 +27,8 @@ from bot.conversation.turn import Channel
 from bot.hashing import KeyedHasher
 from bot.importer import import_extract
 from bot.runtime import Runtime, open_runtime
-from bot.store.models import Conversation, HandledDelivery
 from bot.store.database import make_engine, make_sessionmaker
+from bot.store.models import Conversation, HandledDelivery
 from bot.web.app import create_app
 from dialogs.replies import Choice, DocumentKind, DocumentRef, Reply
 

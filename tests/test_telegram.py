@@ -183,7 +183,7 @@ def test_startup_in_french_menu_is_french(stack):
         if c.method == "setMyCommands" and c.params.get("language_code") == "fr"
     ]
     french = {c["command"]: c["description"] for c in french_call.param("commands")}
-    assert french["statement"] == "Relevé de compte"
+    assert french["statement"] == "Relevés de compte"
     assert french["notice"] == "Avis mensuel"
 
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.turn import ABILITIES, Channel, InboundMessage, Outcome
 from bot.i18n import normalise_locale, translator
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
-from bot.store.models import Conversation, HandledDelivery
 from bot.store.dialect import insert_ignoring_conflict, one_writer_at_a_time
+from bot.store.models import Conversation, HandledDelivery
 from dialogs.context import ConversationState, DialogContext, Policy, State, reply_locale
 from dialogs.conversation import record_offered_choices, step
 from dialogs.ports import ChatRef
@@ -29,7 +29,7 @@ from dialogs.ports import ChatRef
 # The conversation row is read and written on every message, as plain Core statements built
 # once: the ORM's object loading and unit-of-work flush cost more than SQLite takes to run
 # them (bench/RESULTS.md).
-_CONVERSATIONS = Conversation.__table__
+_CONVERSATIONS = cast(Table, Conversation.__table__)
 _LOCKED_CONVERSATION = (
     select(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.channel == bindparam("channel"), _CONVERSATIONS.c.sender == bindparam("sender"))

@@ -97,7 +97,8 @@ class _Lists:
     """One temporary file per list; joined into the output at the end."""
 
     def __init__(self) -> None:
-        self.files = {name: tempfile.TemporaryFile("w+", encoding="utf-8") for name in LIST_ORDER}
+        # Closed by finish(): one spool file per list while the cases are generated.
+        self.files = {name: tempfile.TemporaryFile("w+", encoding="utf-8") for name in LIST_ORDER}  # noqa: SIM115
         self.counts = dict.fromkeys(LIST_ORDER, 0)
 
     def add(self, name: str, record: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, func, insert, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select
 
 from bot.services.requests import RequestServices
 from bot.services.verification import VerificationServices
@@ -112,7 +112,9 @@ class StoreAccountServices(VerificationServices, RequestServices):
         total = self._count(Disbursement, where, offset, limit, len(rows))
         return Page([DisbursementView(*row) for row in rows], total)
 
-    def _count(self, model: type, where: object, offset: int, limit: int, fetched: int) -> int:
+    def _count(
+        self, model: type[Payment | Disbursement], where: ColumnElement[bool], offset: int, limit: int, fetched: int
+    ) -> int:
         # A short first page is the whole list: skip the COUNT round trip.
         if offset == 0 and fetched < limit:
             return fetched

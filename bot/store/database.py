@@ -68,7 +68,7 @@ def _describe(engine: Engine, exc: Exception) -> str:
     return f"cannot reach the database at {where}: {reason}"
 
 
-def _alembic_config(engine: Engine) -> AlembicConfig:
+def alembic_config(engine: Engine) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["engine"] = engine
@@ -78,7 +78,7 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
 def upgrade(engine: Engine) -> bool:
     """Bring the database to the newest migration; return True when anything was applied."""
     check_connection(engine)
-    cfg = _alembic_config(engine)
+    cfg = alembic_config(engine)
     head = ScriptDirectory.from_config(cfg).get_current_head()
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()

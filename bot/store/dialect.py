@@ -3,11 +3,10 @@ IMMEDIATE), one writer at a time, and INSERT ... ON CONFLICT DO NOTHING for both
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 import contextlib
 import threading
+from functools import cache
+from typing import Any
 
 from sqlalchemy import Engine, Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite

@@ -193,7 +193,7 @@ class Conversation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16))
     sender: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(32), default="start")
+    state: Mapped[str] = mapped_column(String(32), default="idle")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     chosen_locale: Mapped[str | None] = mapped_column(String(2))
     hint_locale: Mapped[str | None] = mapped_column(String(2))

@@ -36,10 +36,11 @@ class PruneReport:
 def prune(runtime: Runtime, now: dt.datetime | None = None) -> PruneReport:
     now = now or dt.datetime.now(dt.UTC)
     with runtime.sessions() as session, session.begin():
-        deliveries = session.execute(
+        connection = session.connection()  # Core DELETE: its result carries the row count
+        deliveries = connection.execute(
             delete(HandledDelivery).where(HandledDelivery.handled_at < now - DELIVERY_RETENTION)
         ).rowcount
-        failures = session.execute(
+        failures = connection.execute(
             delete(VerificationFailure).where(VerificationFailure.at < now - FAILURE_RETENTION)
         ).rowcount
     return PruneReport(deliveries=deliveries or 0, failures=failures or 0)

@@ -124,7 +124,7 @@ def start_serve(
         url = f"http://127.0.0.1:{port}"
         full_env = dict(env)
         full_env["CSBOT_PUBLIC_URL"] = public_url or env.get("CSBOT_PUBLIC_URL") or url
-        log_file = tempfile.NamedTemporaryFile(
+        log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the server writes to it until stop() closes it
             prefix="csbot-serve-", suffix=".log", dir=log_dir, delete=False
         )
         log_path = Path(log_file.name)

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from functools import partial
 
 import anyio
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
-from telegram.ext import ExtBot
 
 from bot.channels.base import apology_text, secret_note
 from bot.conversation.turn import Channel, InboundMessage, Outcome
@@ -44,7 +43,7 @@ class TelegramInbound:
 
 
 class TelegramReplies:
-    def __init__(self, bot: ExtBot[None], runtime: Runtime) -> None:
+    def __init__(self, bot: Bot, runtime: Runtime) -> None:
         self.bot = bot
         self.runtime = runtime
 

@@ -41,9 +41,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.ext import AIORateLimiter, Application, ContextTypes, ExtBot, TypeHandler
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.channels.base import log_failure, new_error_id
 from bot.channels.telegram.render import TelegramInbound, TelegramReplies
@@ -118,7 +118,7 @@ class TelegramComponent:
         _keep_telegram_logs_quiet()
 
     @property
-    def bot(self) -> ExtBot[None]:
+    def bot(self) -> Bot:
         return self.application.bot
 
     # --- start and stop ------------------------------------------------------------------

@@ -3,8 +3,8 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.store.models import Base
 from bot.store.database import normalise_url
+from bot.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata
