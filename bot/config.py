@@ -34,16 +34,6 @@ def _strict_bool(value: object) -> object:
 
 StrictFlag = Annotated[bool, BeforeValidator(_strict_bool)]
 
-# Variables whose values must never appear in an error message.
-_SECRET_VARIABLES = {
-    "CSBOT_SECRET_KEY",
-    "TWILIO_AUTH_TOKEN",
-    "TELEGRAM_BOT_TOKEN",
-    "TELEGRAM_WEBHOOK_SECRET",
-    "CSBOT_SMTP_PASSWORD",
-}
-
-
 def _env(name: str, **kwargs: Any) -> Any:
     """A field read from exactly this environment variable (no prefix, no other spelling)."""
     return Field(validation_alias=AliasChoices(name), **kwargs)
@@ -57,9 +47,6 @@ class Settings(BaseSettings):
     public_url: str = _env("CSBOT_PUBLIC_URL", default="http://127.0.0.1:8080")
 
     twilio_auth_token: str | None = _env("TWILIO_AUTH_TOKEN", default=None, repr=False)
-    twilio_account_sid: str | None = _env("TWILIO_ACCOUNT_SID", default=None)
-    twilio_from_number: str | None = _env("TWILIO_FROM_NUMBER", default=None)
-    twilio_api_base_url: str | None = _env("TWILIO_API_BASE_URL", default=None)
 
     telegram_bot_token: str | None = _env("TELEGRAM_BOT_TOKEN", default=None, repr=False)
     telegram_webhook_secret: str | None = _env("TELEGRAM_WEBHOOK_SECRET", default=None, repr=False)
@@ -140,7 +127,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read the environment; raise ConfigError naming each bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic-settings reads the rest from the environment
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -6,8 +6,9 @@ One instance serves one inbound message inside the engine's transaction; it neve
 from __future__ import annotations
 
 import datetime as dt
+from typing import cast
 
-from sqlalchemy import ColumnElement, bindparam, func, insert, or_, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, or_, select
 
 from bot.services.requests import RequestServices
 from bot.services.verification import VerificationServices
@@ -53,7 +54,7 @@ _CASES_OF_PERSON = (
     )
     .order_by(Case.case_number)
 )
-_RECORD_VIEW = insert(AuditRecord.__table__)  # type: ignore[arg-type]
+_RECORD_VIEW = insert(cast(Table, AuditRecord.__table__))
 
 
 class StoreAccountServices(VerificationServices, RequestServices):

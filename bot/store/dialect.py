@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Insert, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+
+from bot.store.models import Base
 
 
 @cache
@@ -20,14 +22,14 @@ def _insert_ignoring_conflict(dialect: str, table: Table) -> Insert:
     return insert(table).on_conflict_do_nothing()
 
 
-def insert_ignoring_conflict(session: Session, model: type, values: dict[str, Any]) -> bool:
+def insert_ignoring_conflict(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
     """Insert one row unless its key exists; True when inserted.
 
     Runs on every inbound message, so the statement is built once per table and executed as
     plain Core on the session's connection (the ORM's bulk-insert path costs more than the
     insert itself)."""
     connection = session.connection()
-    statement = _insert_ignoring_conflict(connection.dialect.name, model.__table__)  # type: ignore[attr-defined]
+    statement = _insert_ignoring_conflict(connection.dialect.name, cast(Table, model.__table__))
     # preserve_rowcount: SQLAlchemy 2.1 reports -1 for a PostgreSQL INSERT unless asked.
     result = connection.execute(statement, values, execution_options={"preserve_rowcount": True})
     return result.rowcount == 1
