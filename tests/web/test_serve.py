@@ -28,13 +28,14 @@ from twilio.request_validator import RequestValidator
 from bot.channels.sms.gsm7 import is_gsm7, segments
 from bot.store.database import normalise_url
 from bot.store.models import Conversation, HandledDelivery, SmsOptOut
+from tests.support.databases import EXAMPLE_EXTRACT
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
 
 pytestmark = pytest.mark.slow
 
 AUTH_TOKEN = "twilio-e2e-auth-token-4567"
 PUBLIC_URL = "https://bot.example.org"
-EXAMPLE = Path(__file__).parent / "example-import.json"
+EXAMPLE = EXAMPLE_EXTRACT
 MESSAGE_RE = re.compile(r"<Message>(.*?)</Message>", re.S)
 SSN_AND_PINS = ["987-65-4320", "987654320", "48213", "987-65-4322", "987654322", "31764"]
 

@@ -9,7 +9,6 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,9 +30,10 @@ from bot.store.database import make_engine, make_sessionmaker
 from bot.store.models import Conversation, HandledDelivery
 from bot.web.app import create_app
 from dialogs.replies import Choice, DocumentKind, DocumentRef, Reply
+from tests.support.databases import EXAMPLE_EXTRACT
 
 AUTH_TOKEN = "twilio-test-auth-token-0123"
-EXAMPLE = Path(__file__).parent / "example-import.json"
+EXAMPLE = EXAMPLE_EXTRACT
 MESSAGE_RE = re.compile(r"<Message>(.*?)</Message>", re.S)
 
 

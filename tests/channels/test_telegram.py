@@ -28,6 +28,7 @@ from bot.i18n import translator
 from bot.qr import qr_png
 from dialogs.context import Policy
 from dialogs.replies import DocumentKind, DocumentRef
+from tests.support.databases import EXAMPLE_EXTRACT
 from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
 from tests.support.serve_process import csbot_env, run_csbot, start_serve
 
@@ -38,7 +39,7 @@ SIGNIN_URL = Policy.signin_url
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawq"
 SECRET = "webhook-Secret_0123456789"
 PUBLIC_URL = "https://bot.example.org"
-EXAMPLE = Path(__file__).parent / "example-import.json"
+EXAMPLE = EXAMPLE_EXTRACT
 PEOPLE = {p["id"]: p for p in json.loads(EXAMPLE.read_text(encoding="utf-8"))["people"]}
 
 
