@@ -42,14 +42,12 @@ STOP_TIMEOUT_SECONDS = 20
 
 
 def csbot_command() -> list[str]:
-    """The installed `csbot` console script next to this Python, else its equivalent.
-
-    Not `python -m bot.cli`: run as __main__, that module's CommandError would be a second
-    class, and errors raised by the modules it imports would escape its handler."""
+    """The installed `csbot` console script next to this Python (what an operator runs), else
+    `python -m bot.cli`, which is the same `main`."""
     script = Path(sys.executable).with_name("csbot")
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main(sys.argv[1:]))"]
+    return [sys.executable, "-m", "bot.cli"]
 
 
 def run_csbot(
