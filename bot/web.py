@@ -175,7 +175,7 @@ def build_components(
     if document_factory is not None:
         components.append(document_factory(runtime))
     if background:
-        outbox_factory = _optional("bot.outbox", "outbox_component")
+        outbox_factory = _optional("bot.outbox.worker", "outbox_component")
         if outbox_factory is not None:
             components.append(outbox_factory(runtime))
         from bot.maintenance import maintenance_component  # hourly pruning of old ids

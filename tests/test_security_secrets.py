@@ -42,7 +42,7 @@ from test_security_http import (
     load_example,
 )
 
-from bot.mail import OfficeMail, compose
+from bot.outbox.mail import OfficeMail, compose
 from bot.store.models import Office, OfficeMessage, Person
 from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN
 from tests.support.fake_bot_api import FakeBotApi
