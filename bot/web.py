@@ -171,7 +171,7 @@ def build_components(
             telegram = telegram_factory(runtime, engine, polling=telegram_polling)
             if telegram is not None:
                 components.append(telegram)
-    document_factory = _optional("bot.documents", "document_component")
+    document_factory = _optional("bot.documents.route", "document_component")
     if document_factory is not None:
         components.append(document_factory(runtime))
     if background:

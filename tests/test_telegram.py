@@ -23,9 +23,9 @@ from PIL import Image
 from pypdf import PdfReader
 from starlette.testclient import TestClient
 
-from bot.doclinks import make_document_token
+from bot.documents.links import make_document_token
+from bot.documents.qr import REGISTRATION_URL, SIGNIN_URL, qr_png
 from bot.i18n import translator
-from bot.qr import REGISTRATION_URL, SIGNIN_URL, qr_png
 from dialogs.replies import DocumentKind, DocumentRef
 from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
 from tests.support.serve_process import csbot_env, run_csbot, start_serve

@@ -106,7 +106,7 @@ def render(settings: Settings, channel: Channel, outcome: Outcome) -> list[str]:
 
 def _sms_texts(settings: Settings, outcome: Outcome) -> list[str]:
     from bot.channels.sms import merge_messages, render_reply
-    from bot.doclinks import document_url
+    from bot.documents.links import document_url
 
     now = dt.datetime.now(dt.UTC)
     texts: list[str] = []

@@ -44,7 +44,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.base import Channel, InboundMessage, Outcome
 from bot.channels.gsm7 import fold_to_gsm7, segments, split_to_fit
-from bot.doclinks import make_document_token
+from bot.documents.links import make_document_token
 from bot.i18n import LOCALES, translator
 from bot.runtime import Runtime
 from dialogs.replies import Choice, DocumentRef, Reply

@@ -56,10 +56,10 @@ from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.channels.base import Channel, InboundMessage, Outcome
-from bot.documents import DocumentNotFound, open_document
+from bot.documents.access import DocumentNotFound, open_document
+from bot.documents.qr import REGISTRATION_URL, SIGNIN_URL, registration_qr, signin_qr
 from bot.errors import ConfigError, DatabaseUnavailable
 from bot.i18n import LOCALES, normalise_locale, translator
-from bot.qr import REGISTRATION_URL, SIGNIN_URL, registration_qr, signin_qr
 from bot.runtime import Runtime
 from dialogs.replies import Reply
 from dialogs.text import N_
