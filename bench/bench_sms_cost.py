@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from bot.conversation.turn import Outcome
 
 CASES = 1_000
-BOTH_ROLES = 16  # person 2c for c = 8: receives on case 8, pays on case 9 (bot/synthetic.py)
+BOTH_ROLES = 16  # person 2c for c = 8: receives on case 8, pays on case 9 (bot/demo/synthetic.py)
 LANGS = {"en": "ENGLISH", "fr": "FRANCAIS"}
 MODES = ("gsm7", "unicode")
 

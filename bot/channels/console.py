@@ -18,7 +18,7 @@ from bot.channels.sms.render import render_outcome
 from bot.config import Settings
 from bot.conversation.engine import ConversationEngine
 from bot.conversation.turn import Channel, InboundMessage, Outcome
-from bot.doclinks import document_url
+from bot.documents.links import document_url
 from bot.runtime import Runtime
 
 DEMO_SENDER = "+12125550199"  # a 555 number: never a real phone

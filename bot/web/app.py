@@ -22,9 +22,9 @@ from starlette.routing import BaseRoute
 from bot.channels.sms.route import SMS_PATH, sms_component
 from bot.channels.telegram.route import telegram_component
 from bot.conversation.engine import ConversationEngine
-from bot.documents import document_component
+from bot.documents.route import document_component
 from bot.errors import ConfigError
-from bot.outbox import outbox_component
+from bot.outbox.worker import outbox_component
 from bot.runtime import Runtime, open_runtime
 from bot.web.components import WebComponent
 from bot.web.health import health_route

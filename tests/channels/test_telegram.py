@@ -23,9 +23,9 @@ from PIL import Image
 from pypdf import PdfReader
 from starlette.testclient import TestClient
 
-from bot.doclinks import make_document_token
+from bot.documents.links import make_document_token
+from bot.documents.qr import qr_png
 from bot.i18n import translator
-from bot.qr import qr_png
 from dialogs.context import Policy
 from dialogs.replies import DocumentKind, DocumentRef
 from tests.support.databases import EXAMPLE_EXTRACT

@@ -32,7 +32,7 @@ from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 from sqlalchemy import MetaData, select
 
-from bot.mail import OfficeMail, compose
+from bot.outbox.mail import OfficeMail, compose
 from bot.store.models import Office, OfficeMessage, Person
 from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN
 from tests.support.fake_bot_api import FakeBotApi

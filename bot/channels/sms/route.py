@@ -35,7 +35,7 @@ from bot.channels.base import apology_text, log_failure, new_error_id
 from bot.channels.sms.render import fit_for_sms, render_outcome, twiml_response
 from bot.conversation.engine import ConversationEngine
 from bot.conversation.turn import Channel, InboundMessage, Outcome
-from bot.doclinks import make_document_token
+from bot.documents.links import make_document_token
 from bot.runtime import Runtime
 from dialogs.replies import DocumentRef
 

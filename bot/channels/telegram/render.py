@@ -20,9 +20,9 @@ from telegram.error import TelegramError
 
 from bot.channels.base import apology_text, secret_note
 from bot.conversation.turn import Channel, InboundMessage, Outcome
-from bot.documents import DocumentNotFound, open_document
+from bot.documents.access import DocumentNotFound, open_document
+from bot.documents.qr import qr_png
 from bot.i18n import normalise_locale
-from bot.qr import qr_png
 from bot.runtime import Runtime
 from dialogs.replies import Reply
 

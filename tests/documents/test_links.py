@@ -11,7 +11,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from bot.config import load_settings
-from bot.doclinks import (
+from bot.documents.links import (
     LINK_LIFETIME,
     document_url,
     make_document_token,

@@ -14,14 +14,14 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from bot.doclinks import make_document_token
-from bot.documents import (
+from bot.documents.access import (
     DocumentNotFound,
     agency_today,
-    document_component,
     open_document,
     render_document,
 )
+from bot.documents.links import make_document_token
+from bot.documents.route import document_component
 from bot.runtime import Runtime, open_runtime
 from bot.store.models import (
     AuditRecord,
@@ -74,11 +74,14 @@ def seed_example(runtime: Runtime, extract: dict) -> None:
         s.flush()
         day = dt.date.fromisoformat
         for r in extract["payments"]:
-            s.add(Payment(id=r["id"], case_number=r["case_number"], date=day(r["date"]), amount=Decimal(r["amount"]), source=r["source"]))
+            s.add(Payment(id=r["id"], case_number=r["case_number"], date=day(r["date"]),
+                          amount=Decimal(r["amount"]), source=r["source"]))
         for r in extract["disbursements"]:
-            s.add(Disbursement(id=r["id"], case_number=r["case_number"], date=day(r["date"]), amount=Decimal(r["amount"]), method=r["method"]))
+            s.add(Disbursement(id=r["id"], case_number=r["case_number"], date=day(r["date"]),
+                               amount=Decimal(r["amount"]), method=r["method"]))
         for r in extract["coupons"]:
-            s.add(Coupon(id=r["id"], case_number=r["case_number"], due_date=day(r["due_date"]), amount=Decimal(r["amount"])))
+            s.add(Coupon(id=r["id"], case_number=r["case_number"], due_date=day(r["due_date"]),
+                         amount=Decimal(r["amount"])))
         for r in extract["statements"]:
             s.add(
                 Statement(
