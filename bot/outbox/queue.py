@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from bot.outbox.mail import OfficeMail
 from bot.runtime import Runtime
-from bot.store.models import Office, OfficeMessage, Person
 from bot.store.dialect import is_sqlite
+from bot.store.models import Office, OfficeMessage, Person
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 ERROR_LIMIT = 500  # the width of the last_error column
