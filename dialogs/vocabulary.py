@@ -54,7 +54,7 @@ class Entry:
 
 
 _OPT_OUT_WORDS = ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT")
-_OPT_IN_WORDS = ("START", "UNSTOP")
+_OPT_IN_WORDS = ("START", "UNSTOP", "YES")  # Twilio's long-code opt-in words
 
 # In the order Telegram's command menu lists them.
 VOCABULARY: tuple[Entry, ...] = (

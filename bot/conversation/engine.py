@@ -9,6 +9,7 @@ messages, so any worker can take the next one.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import unicodedata
 from collections.abc import Callable
 from typing import Any, cast
@@ -20,7 +21,7 @@ from bot.conversation.turn import ABILITIES, Channel, InboundMessage, Outcome
 from bot.i18n import normalise_locale, translator
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
-from bot.store.dialect import insert_ignoring_conflict, one_writer_at_a_time
+from bot.store.dialect import READ_ONLY, insert_ignoring_conflict, one_writer_at_a_time
 from bot.store.models import Conversation, HandledDelivery
 from dialogs.context import ConversationState, DialogContext, Policy, State, reply_locale
 from dialogs.conversation import record_offered_choices, step
@@ -41,6 +42,10 @@ _CONVERSATION_LANGUAGE = select(
 _SAVE_CONVERSATION = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
 
 MAX_INBOUND_LENGTH = 4000
+
+
+class StepTimedOut(TimeoutError):
+    """The step was not committed: its answer could no longer be delivered in time."""
 
 
 def utcnow() -> dt.datetime:
@@ -71,11 +76,23 @@ class ConversationEngine:
         }
         self._one_writer = one_writer_at_a_time(runtime.db)
 
-    def handle(self, message: InboundMessage) -> Outcome:
+    def handle(self, message: InboundMessage, *, deadline: float | None = None) -> Outcome:
+        """One step for one message. With a `deadline` (time.monotonic()), a step that could
+        not finish in time is rolled back and StepTimedOut raised, so the channel's apology is
+        true: nothing was done, and sending the message again is safe."""
+        wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._one_writer.acquire(timeout=wait):
+            raise StepTimedOut("waited too long for the database")
+        try:
+            return self._handle(message, deadline)
+        finally:
+            self._one_writer.release()
+
+    def _handle(self, message: InboundMessage, deadline: float | None) -> Outcome:
         now = self._clock()
         channel = Channel(message.channel)
         sender = message.sender[:64]
-        with self._one_writer, self._runtime.sessions() as session, session.begin():
+        with self._runtime.sessions() as session, session.begin():
             if message.delivery_id is not None:
                 first_time = insert_ignoring_conflict(
                     session,
@@ -119,6 +136,9 @@ class ConversationEngine:
                     "last_activity_at": now,
                 },
             )
+            if deadline is not None and time.monotonic() > deadline:
+                # Leaving the block by an exception rolls the whole step back.
+                raise StepTimedOut("the step finished after its answer was due")
             result = context.result
             return Outcome(
                 replies=result.replies,
@@ -131,7 +151,8 @@ class ConversationEngine:
         """The language this chat's replies are in (the dialogs' rule), None for a chat never
         seen: for what a channel says outside a step, such as an apology."""
         with self._runtime.sessions() as session:
-            row = session.connection().execute(_CONVERSATION_LANGUAGE, {"channel": str(channel), "sender": sender})
+            connection = session.connection(execution_options={READ_ONLY: True})  # never waits for the writer
+            row = connection.execute(_CONVERSATION_LANGUAGE, {"channel": str(channel), "sender": sender})
             found = row.one_or_none()
         if found is None:
             return None

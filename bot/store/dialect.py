@@ -3,7 +3,6 @@ IMMEDIATE), one writer at a time, and INSERT ... ON CONFLICT DO NOTHING for both
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from functools import cache
 from typing import Any, cast
@@ -44,11 +43,21 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def one_writer_at_a_time(engine: Engine) -> contextlib.AbstractContextManager[object]:
+class _NoLock:
+    """PostgreSQL's row locks already order the writers of one conversation."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+def one_writer_at_a_time(engine: Engine) -> threading.Lock | _NoLock:
     """A lock for the threads of one process that write to SQLite. Threads queued on it take
     turns at once; left to SQLite's busy handler they sleep and poll, and under load some
     wait for seconds (measured: p99 5.6 s, bench/RESULTS.md). PostgreSQL needs none."""
-    return threading.Lock() if is_sqlite(engine) else contextlib.nullcontext()
+    return threading.Lock() if is_sqlite(engine) else _NoLock()
 
 
 def configure_sqlite(engine: Engine) -> None:

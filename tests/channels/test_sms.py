@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import urllib.parse
 from collections.abc import Iterator
 
@@ -397,3 +398,96 @@ def test_choice_words_the_text_already_asks_for_are_not_repeated() -> None:
     text_ = "Payments 1-3 of 5:\n...\nSend MORE for older ones.\nSend PDF for a printable copy."
     assert render_choices(choices, text_, "en") == "Reply: MENU"
     assert render_choices(choices[:2], text_, "en") == ""
+
+
+# --- hardening (outside review) -----------------------------------------------------------------
+
+
+def test_message_sid_must_have_twilios_shape() -> None:
+    base = {"From": "+12125550111", "Body": "HI"}
+    good = "SM" + "0123456789abcdef" * 2
+    assert inbound_from_form(MultiDict({**base, "MessageSid": good})) is not None
+    assert inbound_from_form(MultiDict({**base, "MessageSid": "MM" + "A" * 32})) is not None
+    for bad in (good + "NumMedia0", good[:-1], "XX" + good[2:], "SM" + "g" * 32, "", "SMsm" + "0" * 30):
+        assert inbound_from_form(MultiDict({**base, "MessageSid": bad})) is None, bad
+    assert inbound_from_form(MultiDict({**base, "MessageSid": good, "SmsSid": "SM123"})) is None
+    assert inbound_from_form(MultiDict({**base, "MessageSid": good, "SmsSid": good})) is not None
+
+
+def test_a_parameter_moved_into_the_message_sid_is_400_and_records_nothing(
+    client: TestClient, sms_runtime: Runtime
+) -> None:
+    """Twilio signs names and values joined with no separator: moving `NumMedia` and its value
+    into MessageSid keeps the signature valid and made a "new" MessageSid (a replay)."""
+    sid = "SM" + "9" * 32
+    original = {**sms("BALANCE", sid), "NumMedia": "0"}
+    signature = Signer(sms_runtime.settings.public_url + SMS_PATH).headers(original)["X-Twilio-Signature"]
+    assert post_sms(client, sms_runtime, original).status_code == 200
+    moved = {key: value for key, value in original.items() if key != "NumMedia"}
+    moved["MessageSid"] = sid + "NumMedia0"
+    assert RequestValidator(AUTH_TOKEN).validate(sms_runtime.settings.public_url + SMS_PATH, moved, signature)
+    response = client.post(
+        SMS_PATH,
+        content=urllib.parse.urlencode(moved),
+        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400
+    with sms_runtime.db.connect() as conn:
+        recorded = conn.scalar(text("SELECT count(*) FROM handled_deliveries WHERE delivery_id LIKE :p"), {"p": sid + "%"})
+    assert recorded == 1  # the original only
+
+
+def test_a_status_callback_posted_to_the_sms_route_changes_nothing(
+    client: TestClient, sms_runtime: Runtime
+) -> None:
+    bot_number = "+15185550000"
+    callback = {
+        "MessageSid": "SM" + "c" * 32, "SmsSid": "SM" + "c" * 32, "AccountSid": "AC" + "0" * 32,
+        "From": bot_number, "To": "+12125550111", "MessageStatus": "delivered", "SmsStatus": "delivered",
+    }
+    response = post_sms(client, sms_runtime, callback)
+    assert response.status_code == 200 and messages_of(response.text) == []
+    with sms_runtime.db.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM conversations WHERE sender = :s"), {"s": bot_number}) == 0
+        assert conn.scalar(text("SELECT count(*) FROM handled_deliveries")) == 0
+
+
+def test_a_step_that_misses_its_deadline_is_rolled_back_so_the_apology_is_true(
+    client: TestClient, sms_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twilio waits 15 s. A step that finishes after the webhook gave up must not be acted on
+    while the parent is told something went wrong: resending then mails the message once."""
+    from bot.channels.sms import route
+    from bot.services.requests import RequestServices
+
+    sender = "+12125550177"
+    n = iter(range(1000))
+
+    def say(body: str) -> str:
+        response = post_sms(client, sms_runtime, sms(body, f"SM{next(n):032x}", sender))
+        assert response.status_code == 200
+        return "\n".join(messages_of(response.text))
+
+    for body in ("OFFICE", "987-65-4320", "48213", "Please call me about the March payment."):
+        say(body)
+    queue = RequestServices.queue_office_message
+
+    def slow_queue(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.6)  # the step outlives the deadline below
+        return queue(self, *args, **kwargs)
+
+    monkeypatch.setattr(route, "HANDLE_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(RequestServices, "queue_office_message", slow_queue)
+    first = say("SEND")
+    assert "Sorry, something went wrong" in first
+
+    def mailed() -> int:
+        with sms_runtime.db.connect() as conn:
+            return int(conn.scalar(text("SELECT count(*) FROM office_messages")) or 0)
+
+    time.sleep(1.0)  # the abandoned thread has finished by now, whatever it did
+    assert mailed() == 0
+    monkeypatch.setattr(RequestServices, "queue_office_message", queue)
+    monkeypatch.setattr(route, "HANDLE_TIMEOUT_SECONDS", 12)
+    assert "on its way" in say("SEND")  # the preview was kept: resending works, once
+    assert mailed() == 1

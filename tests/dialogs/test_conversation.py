@@ -378,6 +378,14 @@ def test_sms_stop_start(bot):
     assert "Social Security" in bot.say("BALANCE")
 
 
+def test_sms_yes_and_unstop_opt_in_again_as_twilio_does(bot):
+    for word in ("YES", "unstop", "Yes!"):
+        assert "unsubscribed" in bot.say("STOP")
+        assert bot.send("BALANCE").silent
+        assert "subscribed again" in bot.say(word)
+        assert "Social Security" in bot.say("BALANCE")
+
+
 def test_stop_while_typing_an_office_message_still_opts_out(bot):
     bot.verify(MARIA)
     bot.say("OFFICE")

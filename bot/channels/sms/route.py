@@ -21,7 +21,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 import urllib.parse
+from functools import partial
 
 import anyio
 import phonenumbers
@@ -45,9 +47,10 @@ SMS_PATH = "/twilio/sms"
 DEFAULT_REGION = "US"
 # Twilio waits 15 seconds for the webhook's answer; leave room for the network.
 HANDLE_TIMEOUT_SECONDS = 12
+STUCK_THREAD_GRACE_SECONDS = 2
 LOCALE_LOOKUP_TIMEOUT_SECONDS = 2
-# Twilio's MessageSid is 'SM' + 32 hex digits; handled_deliveries.delivery_id holds 64.
-_DELIVERY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Twilio's message SIDs: SM (SMS) or MM (MMS) and 32 hex digits.
+_MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 _SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 
 
@@ -82,15 +85,23 @@ class SmsComponent:
         if params is None or not self._signature_ok(request, params, signature):
             return Response(status_code=403)
 
+        if is_status_callback(params):
+            # A delivery report for a message the bot sent (configured on the wrong URL):
+            # acknowledged, never a parent's message. POST /twilio/status is its place.
+            return twiml_response([])
         inbound = inbound_from_form(params)
         if inbound is None:
             log.warning("SMS webhook: signed request without a usable From or MessageSid")
             return Response(status_code=400)
 
+        # The engine rolls the step back if it cannot commit by the deadline, so an apology is
+        # never sent for something that was done. The outer bound only frees the request from
+        # a thread stuck in I/O; that thread then finds its deadline passed and rolls back.
+        deadline = time.monotonic() + HANDLE_TIMEOUT_SECONDS
         try:
-            with anyio.fail_after(HANDLE_TIMEOUT_SECONDS):
+            with anyio.fail_after(HANDLE_TIMEOUT_SECONDS + STUCK_THREAD_GRACE_SECONDS):
                 outcome: Outcome = await anyio.to_thread.run_sync(
-                    self.engine.handle, inbound, abandon_on_cancel=True
+                    partial(self.engine.handle, inbound, deadline=deadline), abandon_on_cancel=True
                 )
             messages = self.render_outcome(outcome)
         except Exception as exc:  # never a 5xx: the parent gets an apology instead
@@ -177,10 +188,22 @@ def normalise_sender(raw: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def is_status_callback(params: MultiDict) -> bool:
+    """Twilio's status callbacks carry MessageStatus; inbound messages never do."""
+    return "MessageStatus" in params
+
+
 def inbound_from_form(params: MultiDict) -> InboundMessage | None:
+    """The engine's message, or None for a form that is not an inbound message: no usable
+    sender, or a MessageSid (or SmsSid) that is not Twilio's shape. The signature joins names
+    and values with no separator, so a parameter's text moved into MessageSid keeps it valid:
+    the exact shape is what stops such a "new" MessageSid from replaying a captured request."""
     sender = normalise_sender(params.get("From", ""))
-    delivery_id = params.get("MessageSid", "").strip()
-    if sender is None or not _DELIVERY_ID.match(delivery_id):
+    delivery_id = params.get("MessageSid", "")
+    sms_sid = params.get("SmsSid")
+    if sender is None or not _MESSAGE_SID.match(delivery_id):
+        return None
+    if sms_sid is not None and not _MESSAGE_SID.match(sms_sid):
         return None
     # NUL cannot be stored in PostgreSQL text and means nothing in a message.
     text = params.get("Body", "").replace("\x00", "")
