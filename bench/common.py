@@ -192,7 +192,7 @@ def extract_path(cases: int) -> Path:
 
 
 def load_extract(runtime, cases: int) -> None:  # type: ignore[no-untyped-def]
-    from bot.importer import import_extract
+    from bot.importer.pipeline import import_extract
 
     started = time.monotonic()
     report = import_extract(runtime, extract_path(cases))

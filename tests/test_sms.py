@@ -32,7 +32,7 @@ from bot.channels.sms import (
     render_reply,
 )
 from bot.hashing import KeyedHasher
-from bot.importer import import_extract
+from bot.importer.pipeline import import_extract
 from bot.runtime import Runtime, open_runtime
 from bot.store.models import Conversation, HandledDelivery
 from bot.store.session import make_engine, make_sessionmaker

@@ -40,7 +40,7 @@ def run_chat(settings: Settings, *, as_channel: str, sender: str | None) -> int:
 def run_demo(settings: Settings) -> int:
     """Embedded database, demo data, a throwaway key when none is set, then a chat."""
     from bot.demo import DEMO_EXTRACT, DEMO_PEOPLE
-    from bot.importer import import_extract
+    from bot.importer.pipeline import import_extract
 
     logging.basicConfig(level=logging.WARNING)
     overrides: dict[str, object] = {}

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.importer import ImportFailed, import_extract
+from bot.importer.errors import ImportFailed
+from bot.importer.pipeline import import_extract
 from bot.store import models
 
 Mutation = Callable[[dict[str, Any]], None]
