@@ -1,5 +1,9 @@
 """Field validators of csbot-import/1: each takes a JSON value and returns what is stored, or
 raises `Bad` with a message that never quotes the value.
+
+Digits are ASCII only: the SSN, PIN and ZIP shapes are those of `dialogs.shapes` (which the
+chat uses too), and every other digit class here is `[0-9]`. `\\d` would also take full-width or
+Arabic-Indic digits, which the keyed hashes cannot encode and the agency's records never hold.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from typing import Any
 
 import phonenumbers
 
+from dialogs.shapes import PIN_SHAPE, ZIP_SHAPE, normalise_ssn
+
 MAX_MONEY = Decimal("9999999999.99")  # Numeric(12, 2)
 
 
@@ -19,15 +25,11 @@ class Bad(Exception):
     """A field value is wrong; the message never quotes the value."""
 
 
-_MONEY = re.compile(r"^-?\d+\.\d{2}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONEY = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 _OFFICE_CODE = re.compile(r"^[A-Z0-9-]{1,16}$")
 _CASE_NUMBER = re.compile(r"^[A-Z0-9]{1,20}$")
-_SSN = re.compile(r"^\d{9}$")
-_SSN_SEPARATORS = re.compile(r"[ -]")
-_PIN = re.compile(r"^\d{5}$")
-_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is the office's
 # mail server's business; this catches a phone number or a name typed into the email column.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
@@ -103,7 +105,8 @@ def email(value: Any) -> str:
 
 
 # A North American number written the usual ways: (212) 555-0111, 212.555.0111, +1 212...
-_NANP = re.compile(r"^(?:\+?1[\s.-]?)?\(?([2-9]\d{2})\)?[\s.-]?([2-9]\d{2})[\s.-]?(\d{4})$")
+# (in ASCII digits: other digits go through phonenumbers, which returns them as ASCII)
+_NANP = re.compile(r"^(?:\+?1[\s.-]?)?\(?([2-9][0-9]{2})\)?[\s.-]?([2-9][0-9]{2})[\s.-]?([0-9]{4})$")
 
 
 def phone(value: Any) -> str:
@@ -142,14 +145,14 @@ def ssn_digits(value: Any) -> str:
     # Never quote the value, not even in this message: it may be a real SSN mistyped.
     if type(value) is not str:
         raise Bad("must be 9 digits as a string (dashes and spaces allowed)")
-    digits = _SSN_SEPARATORS.sub("", value)
-    if not _SSN.match(digits):
+    digits = normalise_ssn(value)
+    if digits is None:
         raise Bad("must be 9 digits (dashes and spaces allowed)")
     return digits
 
 
 def pin_digits(value: Any) -> str:
-    if type(value) is not str or not _PIN.match(value):
+    if type(value) is not str or not PIN_SHAPE.match(value):
         raise Bad("must be exactly 5 digits")
     return value
 
@@ -159,5 +162,5 @@ case_number = pattern(_CASE_NUMBER, "must be 1-20 characters of A-Z and 0-9")
 person_id = text(32)
 record_id = text(64)
 language = enum("en", "fr")
-zip_code = pattern(_ZIP, "must be a ZIP code: 5 digits or ZIP+4 (12345-6789)")
+zip_code = pattern(ZIP_SHAPE, "must be a ZIP code: 5 digits or ZIP+4 (12345-6789)")
 

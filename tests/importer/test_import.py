@@ -144,6 +144,16 @@ def test_optional_fields_and_accepted_forms(runtime, tmp_path, example_extract):
         assert session.get(models.Case, "CS10000001").next_due_date is None
 
 
+def test_phone_in_other_digits_is_stored_in_ascii(runtime, tmp_path, example_extract):
+    # The quick North American path takes ASCII digits only; phonenumbers reads the others
+    # and the stored number is always ASCII E.164.
+    data = copy.deepcopy(example_extract)
+    data["people"][1]["phone"] = "(212) 555-\uff10\uff11\uff12\uff12"
+    import_extract(runtime, write(tmp_path, data))
+    with runtime.sessions() as session:
+        assert session.get(models.Person, "P-1002").phone == "+12125550122"
+
+
 # --- one rule, one error ---------------------------------------------------------------------
 
 
@@ -230,6 +240,22 @@ RULES: list[tuple[str, Mutation, str]] = [
     ("unknown case", _set("coupons.1.case_number", "CS99999999"), 'coupons[1].case_number: unknown case "CS99999999"'),
     ("duplicated key", _set("payments.3.id", "CS10000001-R3"), "payments[3].id: duplicate key, also at payments[2]"),
     ("duplicated SSN", _set("people.4.ssn", "987654320"), "people[4].ssn: the same SSN as people[0]"),
+    # Digits are ASCII only: full-width or Arabic-Indic digits are an error, never a crash in the
+    # hasher (SSN, PIN) nor a value stored as written (ZIP, month, amount).
+    ("ssn in full-width digits", _set("people.2.ssn", "\uff19\uff18\uff17\uff16\uff15\uff14\uff13\uff12\uff10"),
+     "people[2].ssn: must be 9 digits (dashes and spaces allowed)"),
+    ("ssn in Arabic-Indic digits", _set("people.2.ssn", "\u0669\u0668\u0667-\u0666\u0665-\u0664\u0663\u0662\u0660"),
+     "people[2].ssn: must be 9 digits (dashes and spaces allowed)"),
+    ("pin in full-width digits", _set("people.1.pin", "\uff19\uff10\uff15\uff11\uff17"),
+     "people[1].pin: must be exactly 5 digits"),
+    ("zip in full-width digits", _set("people.0.mailing_address.zip", "\uff11\uff10\uff10\uff12\uff17"),
+     "people[0].mailing_address.zip: must be a ZIP code: 5 digits or ZIP+4 (12345-6789)"),
+    ("date in full-width digits", _set("people.0.date_of_birth", "\uff11\uff19\uff18\uff18-03-14"),
+     "people[0].date_of_birth: must be a date YYYY-MM-DD"),
+    ("month in full-width digits", _set("notices.0.month", "\uff12\uff10\uff12\uff16-10"),
+     "notices[0].month: must be a month YYYY-MM"),
+    ("amount in full-width digits", _set("payments.0.amount", "\uff14\uff15\uff10.00"),
+     'payments[0].amount: must be an amount with exactly two decimals, e.g. "12.50"'),
 ]
 
 
