@@ -81,6 +81,6 @@ def format_report(report: ImportReport, source: str) -> str:
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for row in rows:
-        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])]
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True)]
         lines.append("  " + "  ".join(cells))
     return "\n".join(lines)

@@ -5,9 +5,10 @@ referred to). Every finding is a `list[index].field` error."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, exists, func, select
+from sqlalchemy import Column, ColumnElement, Connection, Select, Table, and_, exists, func, select
 
 from bot.hashing import KeyedHasher
 from bot.importer.errors import ERROR_CAP, Errors, show_key
@@ -78,8 +79,10 @@ class RecordChecker:
                 return False
             values[f.column or f.name] = f.default
             return True
+        if f.check is None:  # only a nested field has none, and its parts are checked instead
+            raise TypeError(f"{self.spec.name}.{path} has no check")
         try:
-            values[f.column or f.name] = f.check(raw)  # type: ignore[misc]
+            values[f.column or f.name] = f.check(raw)
         except Bad as bad:
             self.errors.add(f"{self.spec.name}[{index}].{path}: {bad}", self.spec.name, index)
             return False
@@ -105,10 +108,11 @@ class RecordChecker:
                 index,
             )
             ok = False
-        parts = [values.get(c) for c in ("opening_balance", "support_due", "payments_received")]
-        closing = values.get("closing_balance")
-        if closing is not None and all(p is not None for p in parts):
-            expected = parts[0] + parts[1] - parts[2]
+        opening, due, received, closing = (
+            values.get(c) for c in ("opening_balance", "support_due", "payments_received", "closing_balance")
+        )
+        if opening is not None and due is not None and received is not None and closing is not None:
+            expected = opening + due - received
             if closing != expected:
                 self.errors.add(
                     f"statements[{index}].closing_balance: must equal opening_balance +"
@@ -145,7 +149,7 @@ class CrossChecks:
         self.conn, self.stages, self.present = conn, stages, present
         self.replace, self.errors = replace, errors
 
-    def _fetch(self, query: Any, count_query: Any) -> list[Any]:
+    def _fetch(self, query: Select[Any], count_query: Select[Any]) -> Sequence[Any]:
         rows = self.conn.execute(query.limit(ERROR_CAP)).all()
         if len(rows) == ERROR_CAP:
             total = self.conn.execute(count_query).scalar_one()
@@ -164,20 +168,22 @@ class CrossChecks:
             for name in self.present:
                 self.still_referenced(name)
 
-    def duplicates(self, name: str) -> None:
-        spec, stage = SPECS[name], self.stages[name]
-        key = stage.c[spec.key_column]
+    def _repeats(self, stage: Table, column: Column[Any]) -> Sequence[Any]:
+        """(index, index of the first) of each staged row whose `column` an earlier row has."""
         first = (
-            select(key.label("k"), func.min(stage.c.idx).label("first"))
-            .where(key.is_not(None))
-            .group_by(key)
+            select(column.label("value"), func.min(stage.c.idx).label("first"))
+            .where(column.is_not(None))
+            .group_by(column)
             .having(func.count() > 1)
             .subquery()
         )
-        later = stage.join(first, and_(key == first.c.k, stage.c.idx > first.c.first))
+        later = stage.join(first, and_(column == first.c.value, stage.c.idx > first.c.first))
         query = select(stage.c.idx, first.c.first).select_from(later).order_by(stage.c.idx)
-        count = select(func.count()).select_from(later)
-        for idx, first_idx in self._fetch(query, count):
+        return self._fetch(query, select(func.count()).select_from(later))
+
+    def duplicates(self, name: str) -> None:
+        spec, stage = SPECS[name], self.stages[name]
+        for idx, first_idx in self._repeats(stage, stage.c[spec.key_column]):
             self.errors.add(
                 f"{name}[{idx}].{spec.key_field}: duplicate key, also at {name}[{first_idx}]",
                 name,
@@ -186,16 +192,7 @@ class CrossChecks:
 
     def duplicate_ssns(self) -> None:
         stage = self.stages["people"]
-        first = (
-            select(stage.c.ssn_hash.label("h"), func.min(stage.c.idx).label("first"))
-            .where(stage.c.ssn_hash.is_not(None))
-            .group_by(stage.c.ssn_hash)
-            .having(func.count() > 1)
-            .subquery()
-        )
-        later = stage.join(first, and_(stage.c.ssn_hash == first.c.h, stage.c.idx > first.c.first))
-        query = select(stage.c.idx, first.c.first).select_from(later).order_by(stage.c.idx)
-        for idx, first_idx in self._fetch(query, select(func.count()).select_from(later)):
+        for idx, first_idx in self._repeats(stage, stage.c.ssn_hash):
             self.errors.add(
                 f"people[{idx}].ssn: the same SSN as people[{first_idx}]", "people", idx
             )
@@ -222,7 +219,7 @@ class CrossChecks:
         stage = self.stages[name]
         target_spec = SPECS[ref.target]
         column = stage.c[ref.column]
-        conditions = [column.is_not(None)]
+        conditions: list[ColumnElement[bool]] = [column.is_not(None)]
         if ref.target in self.present:
             target_stage = self.stages[ref.target]
             conditions.append(~exists().where(target_stage.c[target_spec.key_column] == column))

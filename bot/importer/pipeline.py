@@ -33,7 +33,7 @@ from bot.hashing import KeyedHasher
 from bot.importer.checks import CrossChecks, RecordChecker
 from bot.importer.errors import Errors, ImportFailed, show_key
 from bot.importer.fields import Bad, date
-from bot.importer.reader import json_error_message, open_source, skip_bom, walk
+from bot.importer.reader import json_error_message, open_source, skip_bom, unreadable, walk
 from bot.importer.spec import FORMAT, LIST_ORDER, SPECS, TOP_LEVEL_SCALARS, table_of
 from bot.importer.staging import Stager, index_stages, stage_table
 from bot.importer.write import ListCounts, write
@@ -146,8 +146,7 @@ def _run(
     except UnicodeDecodeError:
         raise ImportFailed(["the file is not UTF-8 text"]) from None
     except OSError as exc:
-        where = f"{path}: " if path else ""
-        raise ImportFailed([f"{where}cannot be read ({exc.strerror or exc})"]) from None
+        raise unreadable(path, exc) from None
     for stager in stagers.values():
         stager.flush()
     if progress and read >= PROGRESS_EVERY:

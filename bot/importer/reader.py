@@ -31,9 +31,14 @@ def open_source(source: str | Path | BinaryIO) -> tuple[BinaryIO, Path | None, b
         except IsADirectoryError:
             raise ImportFailed([f"{path}: is a folder, not a file"]) from None
         except OSError as exc:
-            raise ImportFailed([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+            raise unreadable(path, exc) from None
         return handle, path, True
     return source, None, False
+
+
+def unreadable(path: Path | None, exc: OSError) -> ImportFailed:
+    where = f"{path}: " if path else ""
+    return ImportFailed([f"{where}cannot be read ({exc.strerror or exc})"])
 
 
 def skip_bom(handle: BinaryIO) -> BinaryIO:
@@ -43,7 +48,7 @@ def skip_bom(handle: BinaryIO) -> BinaryIO:
     if hasattr(handle, "seekable") and handle.seekable():
         handle.seek(0)
         return handle
-    return io.BufferedReader(_Prefixed(head, handle))  # type: ignore[arg-type]
+    return io.BufferedReader(_Prefixed(head, handle))
 
 
 class _Prefixed(io.RawIOBase):
@@ -127,8 +132,7 @@ def walk(source: BinaryIO) -> Iterator[Item]:
             yield Item("scalar", key, value=_build(event, value, events, dups))
             continue
         yield Item("list_start", key)
-        index = 0
-        for event, value in events:
+        for index, (event, value) in enumerate(events):
             if event == "end_array":
                 break
             dups = []
@@ -137,7 +141,6 @@ def walk(source: BinaryIO) -> Iterator[Item]:
                 yield Item("record", key, index, item, dups)
             else:
                 yield Item("not_object", key, index)
-            index += 1
     raise ijson.IncompleteJSONError("Incomplete JSON content")
 
 

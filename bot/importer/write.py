@@ -45,7 +45,7 @@ def write(
         if name == "cases":
             columns.append("as_of")
             source_columns.append(literal(as_of, live.c.as_of.type))
-        same = [live.c[c].is_not_distinct_from(src) for c, src in zip(columns, source_columns)]
+        same = [live.c[c].is_not_distinct_from(src) for c, src in zip(columns, source_columns, strict=True)]
         identical = exists().where(live.c[key] == stage.c[key], *same)
         stored = exists().where(live.c[key] == stage.c[key])
         listed = counts[name]
