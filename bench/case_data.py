@@ -42,7 +42,7 @@ def extract_path(cases: int) -> Path:
 
 def load_extract(runtime: Runtime, cases: int) -> None:
     """Import the `cases` extract into the runtime's database."""
-    from bot.importer import import_extract
+    from bot.importer.pipeline import import_extract
 
     started = time.monotonic()
     report = import_extract(runtime, extract_path(cases))

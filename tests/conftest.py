@@ -109,7 +109,7 @@ def runtime(db_url, runtime_factory):
 def loaded_runtime(db_url, runtime_factory):
     """The example extract (tests/example-import.json) imported, documents linked from
     https://bot.example.org."""
-    from bot.importer import import_extract
+    from bot.importer.pipeline import import_extract
 
     runtime = runtime_factory(db_url, CSBOT_PUBLIC_URL="https://bot.example.org")
     import_extract(runtime, EXAMPLE_EXTRACT)

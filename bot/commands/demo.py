@@ -13,7 +13,7 @@ from bot.channels.console import DEMO_SENDER, chat, input_lines
 from bot.commands import Commands
 from bot.config import Settings
 from bot.demo import DEMO_EXTRACT, DEMO_PEOPLE
-from bot.importer import import_extract
+from bot.importer.pipeline import import_extract
 from bot.runtime import open_runtime
 
 DEMO_DATABASE_URL = "sqlite:///csbot-demo.db"

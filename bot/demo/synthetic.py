@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.importer import FORMAT, LIST_ORDER
+from bot.importer.spec import FORMAT, LIST_ORDER
 
 DEFAULT_AS_OF = dt.date(2026, 11, 20)
 SSN_BASE = 900_000_000

@@ -25,7 +25,7 @@ from bot.channels.sms.render import fit_for_sms, merge_messages, render_choices,
 from bot.channels.sms.route import SMS_PATH, inbound_from_form, normalise_sender
 from bot.conversation.turn import Channel
 from bot.hashing import KeyedHasher
-from bot.importer import import_extract
+from bot.importer.pipeline import import_extract
 from bot.runtime import Runtime, open_runtime
 from bot.store.database import make_engine, make_sessionmaker
 from bot.store.models import Conversation, HandledDelivery

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.cli import main
 from bot.demo import DEMO_EXTRACT, DEMO_PEOPLE
 from bot.demo.synthetic import credentials, generate, write_extract
-from bot.importer import import_extract
+from bot.importer.pipeline import import_extract
 from bot.runtime import open_runtime
 from bot.store import models
 

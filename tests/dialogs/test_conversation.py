@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.conversation.turn import Channel
-from bot.importer import import_extract
+from bot.importer.pipeline import import_extract
 from bot.runtime import open_runtime
 from bot.store.models import (
     AccountLock,

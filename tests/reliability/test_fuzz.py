@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from bot.conversation.turn import Channel, InboundMessage
 from bot.i18n import locales_dir
-from bot.importer import import_extract
+from bot.importer.pipeline import import_extract
 from bot.runtime import open_runtime
 from dialogs.vocabulary import COMMANDS, WORDS
 from tests.support.dialog_harness import AMINATA, CLAUDE, JAMES, MARIA, UNKNOWN_SSN, make_bot

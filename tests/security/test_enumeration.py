@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bot.conversation.turn import Channel
 from bot.hashing import KeyedHasher
-from bot.importer import import_extract
+from bot.importer.pipeline import import_extract
 from bot.runtime import open_runtime
 from bot.store.models import Conversation
 from tests.support.dialog_harness import CLAUDE, JAMES, MARIA, UNKNOWN_SSN, Bot, make_bot

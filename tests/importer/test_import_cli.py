@@ -130,7 +130,8 @@ def test_invalid_json(db_url, make_settings, example_extract_path, tmp_path, cap
 def test_not_utf8(sqlite_url, make_settings, tmp_path, capsys):
     make_settings(sqlite_url)
     path = tmp_path / "latin1.json"
-    path.write_bytes('{"format": "csbot-import/1", "as_of": "2026-11-20", "offices": [{"name": "Montr\xe9al"}]}'.encode("latin-1"))
+    latin1 = '{"format": "csbot-import/1", "as_of": "2026-11-20", "offices": [{"name": "Montr\xe9al"}]}'
+    path.write_bytes(latin1.encode("latin-1"))
     assert main(["import", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"csbot: error: {path}: ")
@@ -209,7 +210,8 @@ def test_secrets_never_echoed_in_errors_or_logs(sqlite_url, make_settings, examp
     path = write(tmp_path, data)
     assert main(["import", str(path)]) == 1
     # ... and a syntax error right inside an SSN.
-    broken = write(tmp_path, json.dumps(example_extract, indent=2).replace('"987-65-4322"', '"987-65-4322'), "broken.json")
+    broken_text = json.dumps(example_extract, indent=2).replace('"987-65-4322"', '"987-65-4322')
+    broken = write(tmp_path, broken_text, "broken.json")
     assert main(["import", str(broken)]) == 1
     captured = capsys.readouterr()
     everything = captured.out + captured.err + caplog.text

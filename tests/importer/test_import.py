@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot.importer import ImportFailed, import_extract
+from bot.importer.errors import ImportFailed
+from bot.importer.pipeline import import_extract
 from bot.store import models
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -143,6 +144,16 @@ def test_optional_fields_and_accepted_forms(runtime, tmp_path, example_extract):
         assert session.get(models.Case, "CS10000001").next_due_date is None
 
 
+def test_phone_in_other_digits_is_stored_in_ascii(runtime, tmp_path, example_extract):
+    # The quick North American path takes ASCII digits only; phonenumbers reads the others
+    # and the stored number is always ASCII E.164.
+    data = copy.deepcopy(example_extract)
+    data["people"][1]["phone"] = "(212) 555-\uff10\uff11\uff12\uff12"
+    import_extract(runtime, write(tmp_path, data))
+    with runtime.sessions() as session:
+        assert session.get(models.Person, "P-1002").phone == "+12125550122"
+
+
 # --- one rule, one error ---------------------------------------------------------------------
 
 
@@ -190,19 +201,22 @@ RULES: list[tuple[str, Mutation, str]] = [
     ("pin as number", _set("people.1.pin", 90517), "people[1].pin: must be exactly 5 digits"),
     ("pin with letters", _set("people.1.pin", "9051a"), "people[1].pin: must be exactly 5 digits"),
     ("date shape", _set("people.0.date_of_birth", "03/14/1988"), "people[0].date_of_birth: must be a date YYYY-MM-DD"),
-    ("impossible date", _set("people.0.date_of_birth", "1988-02-30"), "people[0].date_of_birth: is not a real calendar date"),
+    ("impossible date", _set("people.0.date_of_birth", "1988-02-30"),
+     "people[0].date_of_birth: is not a real calendar date"),
     ("phone", _set("people.0.phone", "555-01"), "people[0].phone: is not a valid phone number"),
     ("phone garbage", _set("people.0.phone", "call me"), "people[0].phone: must be a phone number"),
     ("language", _set("people.0.language", "de"), "people[0].language: must be one of en, fr"),
     ("address missing", _delete("people.0.mailing_address"), "people[0].mailing_address: is required"),
-    ("address not an object", _set("people.0.mailing_address", "12 West St"), "people[0].mailing_address: must be an object"),
+    ("address not an object", _set("people.0.mailing_address", "12 West St"),
+     "people[0].mailing_address: must be an object"),
     ("address zip", _set("people.0.mailing_address.zip", "1002"),
      "people[0].mailing_address.zip: must be a ZIP code: 5 digits or ZIP+4 (12345-6789)"),
     ("address city missing", _delete("people.0.mailing_address.city"), "people[0].mailing_address.city: is required"),
     ("address unknown field", _set("people.0.mailing_address.country", "US"),
      "people[0].mailing_address.country: unknown field"),
     ("unknown record field", _set("people.0.middle_name", "Ana"), "people[0].middle_name: unknown field"),
-    ("case number shape", _set("cases.0.case_number", "cs-1"), "cases[0].case_number: must be 1-20 characters of A-Z and 0-9"),
+    ("case number shape", _set("cases.0.case_number", "cs-1"),
+     "cases[0].case_number: must be 1-20 characters of A-Z and 0-9"),
     ("frequency", _set("cases.1.current_support.frequency", "daily"),
      "cases[1].current_support.frequency: must be one of weekly, biweekly, semimonthly, monthly"),
     ("float amount", _set("payments.0.amount", 450.0),
@@ -215,8 +229,10 @@ RULES: list[tuple[str, Mutation, str]] = [
      'cases[0].arrears_balance: must be an amount with exactly two decimals, e.g. "12.50"'),
     ("negative amount", _set("disbursements.2.amount", "-225.00"), "disbursements[2].amount: must not be negative"),
     ("source", _set("payments.1.source", "cash"),
-     "payments[1].source: must be one of income_withholding, direct_payment, tax_refund_offset, unemployment_benefits, other"),
-    ("method", _set("disbursements.0.method", "wire"), "disbursements[0].method: must be one of direct_deposit, debit_card, check"),
+     "payments[1].source: must be one of income_withholding, direct_payment, tax_refund_offset,"
+     " unemployment_benefits, other"),
+    ("method", _set("disbursements.0.method", "wire"),
+     "disbursements[0].method: must be one of direct_deposit, debit_card, check"),
     ("month", _set("notices.0.month", "2026-13"), "notices[0].month: must be a month YYYY-MM"),
     ("statement arithmetic", _set("statements.0.closing_balance", "1.00"),
      "statements[0].closing_balance: must equal opening_balance + support_due - payments_received"),
@@ -225,10 +241,27 @@ RULES: list[tuple[str, Mutation, str]] = [
     ("same parent twice", _set("cases.0.noncustodial_parent", "P-1001"),
      "cases[0].noncustodial_parent: must differ from custodial_parent"),
     ("unknown office", _set("cases.0.office", "QNS"), 'cases[0].office: unknown office "QNS"'),
-    ("unknown person", _set("cases.2.custodial_parent", "P-9999"), 'cases[2].custodial_parent: unknown person "P-9999"'),
+    ("unknown person", _set("cases.2.custodial_parent", "P-9999"),
+     'cases[2].custodial_parent: unknown person "P-9999"'),
     ("unknown case", _set("coupons.1.case_number", "CS99999999"), 'coupons[1].case_number: unknown case "CS99999999"'),
     ("duplicated key", _set("payments.3.id", "CS10000001-R3"), "payments[3].id: duplicate key, also at payments[2]"),
     ("duplicated SSN", _set("people.4.ssn", "987654320"), "people[4].ssn: the same SSN as people[0]"),
+    # Digits are ASCII only: full-width or Arabic-Indic digits are an error, never a crash in the
+    # hasher (SSN, PIN) nor a value stored as written (ZIP, month, amount).
+    ("ssn in full-width digits", _set("people.2.ssn", "\uff19\uff18\uff17\uff16\uff15\uff14\uff13\uff12\uff10"),
+     "people[2].ssn: must be 9 digits (dashes and spaces allowed)"),
+    ("ssn in Arabic-Indic digits", _set("people.2.ssn", "\u0669\u0668\u0667-\u0666\u0665-\u0664\u0663\u0662\u0660"),
+     "people[2].ssn: must be 9 digits (dashes and spaces allowed)"),
+    ("pin in full-width digits", _set("people.1.pin", "\uff19\uff10\uff15\uff11\uff17"),
+     "people[1].pin: must be exactly 5 digits"),
+    ("zip in full-width digits", _set("people.0.mailing_address.zip", "\uff11\uff10\uff10\uff12\uff17"),
+     "people[0].mailing_address.zip: must be a ZIP code: 5 digits or ZIP+4 (12345-6789)"),
+    ("date in full-width digits", _set("people.0.date_of_birth", "\uff11\uff19\uff18\uff18-03-14"),
+     "people[0].date_of_birth: must be a date YYYY-MM-DD"),
+    ("month in full-width digits", _set("notices.0.month", "\uff12\uff10\uff12\uff16-10"),
+     "notices[0].month: must be a month YYYY-MM"),
+    ("amount in full-width digits", _set("payments.0.amount", "\uff14\uff15\uff10.00"),
+     'payments[0].amount: must be an amount with exactly two decimals, e.g. "12.50"'),
 ]
 
 
