@@ -15,7 +15,7 @@ from functools import partial
 
 from dialogs import answers, menu, office, pin_request, verification
 from dialogs.context import DialogContext, State
-from dialogs.shapes import is_number
+from dialogs.shapes import holds_ssn, is_number
 from dialogs.vocabulary import Intent, language_of_word, parse_intent
 
 Handler = Callable[[DialogContext], None]
@@ -95,6 +95,8 @@ ANSWERS: dict[Intent, AnswerRule] = {
 
 def step(ctx: DialogContext, text: str) -> None:
     _apply_session_limits(ctx)
+    if holds_ssn(text):
+        ctx.result.inbound_was_secret = True  # Telegram deletes it from the chat, whatever the step
     intent = parse_intent(text)
     if intent is not None and (word_language := language_of_word(text)):
         ctx.conversation.hint_locale = word_language  # the parent's own word beats a guess
@@ -215,7 +217,11 @@ def _resume_office_message(ctx: DialogContext, text: str, intent: Intent | None)
         conv.data.pop("office_resume", None)
         return False
     if intent is None and resume.get("state") == str(State.OFFICE_COMPOSE):
-        resume["draft"] = text  # checked (length, no SSN) when the message is resumed
+        if office.holds_secret(ctx, text):
+            ctx.result.inbound_was_secret = True  # not kept: the parent types it again after the PIN
+            resume.pop("draft", None)
+        else:
+            resume["draft"] = text  # its length is checked when the message is resumed
     verification.start(ctx, Intent.OFFICE)
     return True
 

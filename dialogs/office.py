@@ -6,7 +6,6 @@ the message (dialogs.conversation.STATES).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dialogs.answers import mask
@@ -14,14 +13,12 @@ from dialogs.context import DialogContext, State
 from dialogs.menu import choice
 from dialogs.ports import CaseView, Role
 from dialogs.replies import Choice
-from dialogs.shapes import is_number
+from dialogs.shapes import holds_ssn, is_number, pin_candidates
 from dialogs.text import N_
 from dialogs.vocabulary import Intent
 
 MAX_MESSAGE_LENGTH = 1500
 RECENT_MESSAGES = 3
-# Nine digits in SSN shape anywhere in the text: never mailed on.
-_SSN_LIKE = re.compile(r"(?<!\d)\d{3}[\s-]?\d{2}[\s-]?\d{4}(?!\d)")
 
 STATUS_LABELS = {
     "queued": N_("waiting to be sent"),
@@ -120,14 +117,7 @@ def take_draft(ctx: DialogContext, text: str) -> None:
             )
         )
         return
-    if _SSN_LIKE.search(body):
-        ctx.result.inbound_was_secret = True
-        ctx.result.say(
-            _(
-                "For your safety, please do not put a Social Security number in a message. Type"
-                " your message again without it."
-            )
-        )
+    if refuse_secrets(ctx, body):
         return
     ctx.go(State.OFFICE_CONFIRM, case=data.get("case"), role=data.get("role"), office=data.get("office"), draft=body)
     preview = body
@@ -140,6 +130,31 @@ def take_draft(ctx: DialogContext, text: str) -> None:
         ),
         [choice(ctx, Intent.SEND), choice(ctx, Intent.MENU)],
     )
+
+
+def holds_secret(ctx: DialogContext, text: str) -> bool:
+    """An SSN in any spelling, or the parent's own PIN: never stored, echoed or mailed."""
+    if holds_ssn(text):
+        return True
+    person_id = ctx.conversation.person_id
+    return person_id is not None and any(ctx.services.is_own_pin(person_id, pin) for pin in pin_candidates(text))
+
+
+def refuse_secrets(ctx: DialogContext, body: str) -> bool:
+    """Refuse a message holding a secret (True), asking for it again without."""
+    if not holds_secret(ctx, body):
+        return False
+    _ = ctx.t.gettext
+    ctx.result.inbound_was_secret = True
+    if holds_ssn(body):
+        text = _(
+            "For your safety, please do not put a Social Security number in a message. Type"
+            " your message again without it."
+        )
+    else:
+        text = _("For your safety, please do not put your PIN in a message. Type your message again without it.")
+    ctx.result.say(text)
+    return True
 
 
 def confirm_input(ctx: DialogContext, text: str) -> None:

@@ -131,6 +131,10 @@ class AccountServices(Protocol):
     def verify_pin(self, chat: ChatRef, person_id: str, pin: str) -> VerifyResult:
         """Re-verification of a known person after an idle timeout: the PIN only."""
 
+    def is_own_pin(self, person_id: str, digits: str) -> bool:
+        """Whether five digits are this person's PIN (a keyed-hash comparison); not an attempt:
+        nothing is counted, so a message cannot be used to guess."""
+
     # --- account data ------------------------------------------------------------------
     def person(self, person_id: str) -> PersonView | None: ...
 

@@ -63,6 +63,10 @@ class VerificationServices(SessionServices):
         person = self._session.get(Person, person_id, with_for_update=True)
         return self._check_pin(chat, person, pin)
 
+    def is_own_pin(self, person_id: str, digits: str) -> bool:
+        person = self._session.get(Person, person_id)
+        return person is not None and KeyedHasher.same(self._hasher.pin(person_id, digits), person.pin_hash)
+
     def _check_pin(self, chat: ChatRef, person: Person | None, pin: str) -> VerifyResult:
         person_id = person.id if person is not None else UNKNOWN_PERSON_ID
         candidate = self._hasher.pin(person_id, pin)

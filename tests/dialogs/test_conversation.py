@@ -290,6 +290,51 @@ def test_office_message_refuses_an_ssn_and_empty_send(bot):
     assert count(bot, OfficeMessage) == 0
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my ssn is 987.65.4320",
+        "ssn 987/65/4320 thanks",
+        "987_65_4320",
+        "number 987\u201365\u20134320 please",  # en dashes
+        "9 8 7 6 5 4 3 2 0",
+        "\uff19\uff18\uff17\uff16\uff15\uff14\uff13\uff12\uff10 is my number",  # full-width
+        "\u0669\u0668\u0667\u0666\u0665\u0664\u0663\u0662\u0660",  # Arabic-Indic
+        "my PIN is 48213, can you reset it?",  # Maria's own PIN
+        "pin: 4 8 2 1 3",
+    ],
+)
+def test_office_message_refuses_an_ssn_in_any_spelling_and_the_own_pin(bot, message):
+    bot.verify(MARIA)
+    bot.say("OFFICE")
+    outcome = bot.send(message)
+    assert outcome.inbound_was_secret
+    reply = outcome.replies[0].text
+    assert "do not put" in reply and "SEND" not in reply
+    assert "4320" not in reply and "48213" not in reply
+    assert "on its way" not in bot.say("SEND")
+    assert count(bot, OfficeMessage) == 0
+    with bot.runtime.sessions() as s:
+        stored = " ".join(str(c.data) for c in s.scalars(select(Conversation)))
+    assert "4320" not in stored and "48213" not in stored and "\uff10" not in stored
+
+
+def test_office_message_keeps_other_numbers(bot):
+    bot.verify(MARIA)
+    bot.say("OFFICE")
+    preview = bot.say("I moved to 12 Main St, Albany NY 12207-1234. My zip was 10027. Call 212-555-0123.")
+    assert "12207-1234" in preview and "10027" in preview
+    assert "on its way" in bot.say("SEND")
+    assert count(bot, OfficeMessage) == 1
+
+
+def test_an_ssn_in_free_text_is_a_secret_outside_verification_too(bot):
+    outcome = bot.send("hi my social is 987 65 4320 what do I owe", channel=Channel.TELEGRAM, sender="77")
+    assert outcome.inbound_was_secret
+    bot.verify(MARIA)
+    assert bot.send("BALANCE 987-65-4320").inbound_was_secret
+
+
 def test_office_message_picks_the_case_for_several_cases(bot):
     bot.verify(AMINATA)
     reply = bot.send("BUREAU").replies[0]
