@@ -4,6 +4,7 @@ command, and is the one place that prints an operator error (`bot.errors`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bot.commands import (
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         status: int = args.run(args, load_settings())
+        sys.stdout.flush()  # here, where a closed pipe can still be caught
         return status
     except CsbotError as exc:
         print(f"csbot: error: {exc}", file=sys.stderr)
@@ -52,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `csbot office-messages list | head -1`: the reader left; say nothing more.
-        sys.stderr.close()
+        # `csbot office-messages list | head -1`: the reader left. Say nothing, and point
+        # standard output at /dev/null so Python's own flush at exit cannot complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
 
 

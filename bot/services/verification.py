@@ -84,8 +84,12 @@ class VerificationServices(SessionServices):
             if lock is None:
                 lock = AccountLock(person_id=person.id, consecutive_failures=0)
                 self._session.add(lock)
+            elif lock.locked_until is not None:
+                # A lock that has run out: a fresh count. (While locked, the count stays at what
+                # locked it, so staff see "5 wrong PINs"; tries during the lock are not counted.)
+                lock.consecutive_failures = 0
+                lock.locked_until = None
             lock.consecutive_failures += 1
             if lock.consecutive_failures >= MAX_CONSECUTIVE_PIN_FAILURES:
                 lock.locked_until = self._now + ACCOUNT_LOCK
-                lock.consecutive_failures = 0
         return VerifyResult(VerifyStatus.FAILED)

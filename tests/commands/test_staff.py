@@ -194,3 +194,48 @@ def test_staff_commands_need_the_secret_key(sqlite_url, make_settings, monkeypat
     monkeypatch.delenv("CSBOT_SECRET_KEY")
     assert main(["lockouts", "list"]) == 2
     assert "CSBOT_SECRET_KEY is not set" in capsys.readouterr().err
+
+
+def test_lockouts_list_shows_the_wrong_pins_that_locked_the_account(loaded_runtime, capsys):
+    from tests.support.dialog_harness import JAMES, make_bot
+
+    bot = make_bot(loaded_runtime)
+    bot.clock.now = dt.datetime.now(dt.UTC)  # `lockouts list` compares with the real time
+    for _ in range(5):
+        bot.say("BALANCE")
+        bot.say(JAMES["ssn"])
+        bot.say("00000")
+    assert main(["lockouts", "list"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("P-1002"))
+    assert row.split()[-1] == "5"
+    # After the lock runs out, counting starts again from one.
+    bot.clock.advance(minutes=31)
+    bot.say("BALANCE")
+    bot.say(JAMES["ssn"])
+    bot.say("00000")
+    with loaded_runtime.sessions() as session:
+        lock = session.get(AccountLock, "P-1002")
+        assert lock.consecutive_failures == 1 and lock.locked_until is None
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(loaded_runtime, tmp_path):
+    """`csbot office-messages list --all | head -1` with more rows than a pipe holds."""
+    import subprocess
+
+    from tests.support.serve_process import csbot_command, csbot_env
+
+    with loaded_runtime.sessions.begin() as session:
+        session.add_all(
+            OfficeMessage(
+                reference=f"OM-{n:08d}", person_id="P-1001", case_number="CS10000001", office_code="MAN",
+                role="receiving", channel="sms", sender="+12125550100", body="x", status="queued",
+                attempts=0, next_attempt_at=NOW, created_at=NOW,
+            )
+            for n in range(3000)
+        )
+    env = csbot_env(loaded_runtime.settings.database_url)
+    command = " ".join(csbot_command()) + " office-messages list --all | head -1"
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=120)
+    assert result.stdout.startswith("id")
+    assert result.stderr == ""
