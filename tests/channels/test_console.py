@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.databases import TEST_SECRET_KEY
-
-
-def _env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSBOT_", "TWILIO_", "TELEGRAM_"))}
-    env.update(CSBOT_DATABASE_URL=database_url, CSBOT_SECRET_KEY=TEST_SECRET_KEY)
-    return env
+from tests.support.serve_process import csbot_env, run_csbot
 
 
 def csbot(args: list[str], env: dict[str, str], stdin: str = "", cwd: Path | None = None):
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        input=stdin, capture_output=True, text=True, env=env, timeout=120, cwd=cwd,
-    )
+    return run_csbot(env, *args, input_text=stdin, cwd=cwd)
 
 
 @pytest.fixture
 def loaded(sqlite_url, example_extract_path):
-    env = _env(sqlite_url)
+    env = csbot_env(sqlite_url)
     result = csbot(["import", str(example_extract_path)], env)
     assert result.returncode == 0, result.stderr
     return env
@@ -113,7 +101,7 @@ def test_scripted_telegram_conversation_in_french(loaded):
 
 
 def test_chat_without_a_secret_key_is_one_clear_line(sqlite_url):
-    env = _env(sqlite_url)
+    env = csbot_env(sqlite_url)
     del env["CSBOT_SECRET_KEY"]
     result = csbot(["chat"], env, "HELP\n")
     assert result.returncode == 2
@@ -122,8 +110,34 @@ def test_chat_without_a_secret_key_is_one_clear_line(sqlite_url):
 
 
 def test_unreachable_database_is_one_clear_line(tmp_path):
-    env = _env("postgresql://nobody@127.0.0.1:1/none")
+    env = csbot_env("postgresql://nobody@127.0.0.1:1/none")
     result = csbot(["chat"], env, "HELP\n")
     assert result.returncode == 2
     assert "cannot reach the database at postgresql+psycopg://nobody@127.0.0.1:1/none" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_chat_never_creates_a_database_and_names_what_is_missing(tmp_path):
+    missing = tmp_path / "nothing-here.db"
+    result = csbot(["chat"], csbot_env(f"sqlite:///{missing}"), "BALANCE\n")
+    assert result.returncode == 2 and not missing.exists()
+    assert f"there is no database at {missing}" in result.stderr and "csbot import FILE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_chat_on_a_database_without_account_data_says_so(sqlite_url):
+    env = csbot_env(sqlite_url)
+    assert csbot(["db", "upgrade"], env).returncode == 0
+    result = csbot(["chat"], env, "BALANCE\n")
+    assert result.returncode == 2 and "holds no account data" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_readmes_scripted_demo_works_as_written(tmp_path):
+    """README, Trying it: `printf '...' | csbot demo` in a fresh folder, nothing configured."""
+    env = {k: v for k, v in csbot_env("unused").items() if not k.startswith("CSBOT_")}
+    result = csbot(["demo"], env, "BALANCE\n987-65-4320\n48213\nPAYMENTS\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Thank you, Maria. You are verified." in result.stdout
+    assert "Payments 1-3 of" in result.stdout
+    assert (tmp_path / "csbot-demo.db").is_file()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
@@ -28,6 +26,7 @@ from tests.support.outbox import (
     wait_for,
     worker_env,
 )
+from tests.support.serve_process import run_csbot
 
 # --- crash between sending and marking -----------------------------------------------------------
 
@@ -140,10 +139,7 @@ def test_csbot_worker_without_smtp_is_a_one_line_error(sqlite_url, runtime_facto
     queue_message(runtime, "OM-NOSMTP01")
     env = worker_env(sqlite_url, 25)
     del env["CSBOT_SMTP_HOST"]
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "worker"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
-    )
+    result = run_csbot(env, "worker", timeout=60, cwd=REPO)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "CSBOT_SMTP_HOST is not set" in result.stderr and "1 waiting" in result.stderr

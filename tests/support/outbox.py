@@ -11,10 +11,8 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
-import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from bot.outbox.queue import QUEUED
 from bot.runtime import Runtime
 from bot.store.models import Case, Office, OfficeMessage, Person
 from tests.support.databases import TEST_SECRET_KEY
+from tests.support.serve_process import csbot_command, csbot_env
 
 REPO = Path(__file__).resolve().parent.parent.parent
 FROM = "Child Support Bot <csbot@agency.example.org>"
@@ -232,15 +231,12 @@ def load(runtime: Runtime, message_id: int) -> OfficeMessage:
 
 
 def worker_env(db_url: str, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSBOT_", "TWILIO_", "TELEGRAM_"))}
-    env.update(CSBOT_DATABASE_URL=db_url, CSBOT_SECRET_KEY=TEST_SECRET_KEY, **smtp_env(port))
-    env.update(extra)
-    return env
+    return csbot_env(db_url, **smtp_env(port), **extra)
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "worker"],
+        [*csbot_command(), "worker"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

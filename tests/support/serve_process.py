@@ -51,7 +51,7 @@ def csbot_command() -> list[str]:
 
 
 def run_csbot(
-    env: dict[str, str], *args: str, input_text: str | None = None, timeout: float = 120
+    env: dict[str, str], *args: str, input_text: str | None = None, timeout: float = 120, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `csbot ARGS...` to completion (e.g. `run_csbot(env, "import", str(path))`)."""
     return subprocess.run(
@@ -61,6 +61,7 @@ def run_csbot(
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
     )
 
 
