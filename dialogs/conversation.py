@@ -99,7 +99,7 @@ def step(ctx: DialogContext, text: str) -> None:
         ctx.result.inbound_was_secret = True  # Telegram deletes it from the chat, whatever the step
     intent = parse_intent(text)
     if intent is not None and (word_language := language_of_word(text)):
-        ctx.conversation.hint_locale = word_language  # the parent's own word beats a guess
+        ctx.conversation.chosen_locale = word_language  # writing SOLDE is choosing French
     if intent is None:
         text = _numbered_choice(ctx, text)
         intent = parse_intent(text)

@@ -103,9 +103,12 @@ def take_pin(ctx: DialogContext, text: str, answer: Callable[[DialogContext, Int
         conv.person_id = result.person_id
         person = ctx.services.person(result.person_id)
         conv.data.pop("needs_pin", None)
+        if conv.chosen_locale is None:
+            # The language never changes in the middle of a conversation unless the parent
+            # changes it (spec, Language): the one spoken so far stays the chat's.
+            conv.chosen_locale = ctx.locale
         ctx.go(State.IDLE, person_lang=person.language if person else None)
         ctx.person_language = person.language if person else None
-        _ = ctx.t.gettext  # the person's own language may differ from the chat's
         name = person.first_name if person else ""
         ctx.result.say(_("Thank you, {name}. You are verified.").format(name=name))
         answer(ctx, pending)

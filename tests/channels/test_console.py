@@ -67,7 +67,7 @@ def test_scripted_sms_conversation_in_english_covers_the_word_table(loaded):
 
 def test_scripted_telegram_conversation_in_french(loaded):
     script = "\n".join([
-        "/start", "987654322", "31764",  # Aminata: receiving on *0002, paying on *0003
+        "FRANCAIS", "/start", "987654322", "31764",  # Aminata: receiving on *0002, paying on *0003
         "SOLDE", "PAIEMENTS", "HISTORIQUE", "VERSEMENTS", "COUPON", "RELEVE", "AVIS",
         "BUREAU", "2", "Bonjour, j'ai déménagé.", "ENVOYER", "AIDE", "DECONNEXION", "PIN",
         "987-65-4322", "30/11/1991", "11211", "ARRET",
@@ -76,7 +76,7 @@ def test_scripted_telegram_conversation_in_french(loaded):
     assert result.returncode == 0, result.stderr
     out = result.stdout.replace("\u202f", " ").replace("\xa0", " ")
     for expected in [
-        "Welcome to NYS Child Support",  # before verification: no French hint yet
+        "Bienvenue sur NYS Child Support",  # FRANCAIS first: the whole chat is French
         "Merci, Aminata. Votre identité est vérifiée.",
         "[Solde → SOLDE]",  # menu buttons in her language
         "Dossier *0002 (vous recevez la pension) : 125,50 $US par semaine",

@@ -225,8 +225,9 @@ def test_tax_refund_offset_shows_date_amount_source_only(bot):
 
 def test_person_with_both_roles_sees_each_case_in_its_role_in_french(bot):
     reply = bot.verify(AMINATA)
-    assert "Votre identité est vérifiée" in reply  # her preferred language
-    balance = bot.send("SOLDE").replies
+    # MENU says nothing of a language: the English spoken before verification stays.
+    assert "You are verified" in reply
+    balance = bot.send("SOLDE").replies  # a French word: the chat is French from now on
     assert len(balance) == 2
     assert "Dossier *0002 (vous recevez la pension)" in balance[0].text
     assert "3 545,50 $US" in balance[0].text.replace("\u202f", " ").replace("\xa0", " ")
@@ -237,6 +238,21 @@ def test_person_with_both_roles_sees_each_case_in_its_role_in_french(bot):
     assert "*0002" in avis and "*0003" not in avis and "octobre 2026" in avis
     versements = bot.say("VERSEMENTS")
     assert "débit" in versements
+
+
+def test_a_word_in_one_language_chooses_it_for_the_whole_conversation(bot):
+    """spec, Language: SOLDE or BALANCE is a choice; verification does not flip it."""
+    assert "numéro de sécurité sociale" in bot.say("SOLDE", sender="+12125550101")
+    bot.say(MARIA["ssn"], sender="+12125550101")  # Maria prefers English
+    reply = bot.say(MARIA["pin"], sender="+12125550101")
+    assert "Votre identité est vérifiée" in reply and "Dossier *0001" in reply
+    assert "Balance" not in bot.say("PAIEMENTS", sender="+12125550101")
+    # And the other way round: Claude prefers French, writes BALANCE.
+    assert "Social Security" in bot.say("BALANCE", sender="+12125550102")
+    bot.say(CLAUDE["ssn"], sender="+12125550102")
+    reply = bot.say(CLAUDE["pin"], sender="+12125550102")
+    assert "You are verified" in reply and "Case *0002" in reply
+    assert "Payment" in bot.say("PAYMENTS", sender="+12125550102")
 
 
 def test_numbers_pick_from_the_menu(bot):
@@ -400,12 +416,15 @@ def test_language_order_chosen_then_person_then_hint(bot):
     assert "Social Security" in bot.say("MENU", channel=Channel.TELEGRAM, sender="9", hint="en-US")
     assert "sécurité sociale" in bot.say("MENU", channel=Channel.TELEGRAM, sender="10", hint="fr-CA")
     bot.say(JAMES["ssn"], channel=Channel.TELEGRAM, sender="10")
-    # James prefers English: his language wins over the chat's hint once he is verified.
-    assert "Thank you, James" in bot.say(JAMES["pin"], channel=Channel.TELEGRAM, sender="10")
+    # James prefers English, but the chat has been French: it stays French (spec, Language).
+    assert "Merci, James" in bot.say(JAMES["pin"], channel=Channel.TELEGRAM, sender="10")
     bot.verify(CLAUDE, sender="11", channel=Channel.TELEGRAM, hint="en")
-    assert "Dossier" in bot.say("BALANCE", sender="11", channel=Channel.TELEGRAM)
+    assert "Case *0002" in bot.say("MENU", sender="11", channel=Channel.TELEGRAM) + bot.say(
+        "/balance", sender="11", channel=Channel.TELEGRAM
+    )
+    assert "Dossier *0002" in bot.say("SOLDE", sender="11", channel=Channel.TELEGRAM)  # a choice
     bot.say("ENGLISH", sender="11", channel=Channel.TELEGRAM)
-    assert "Case *0002" in bot.say("SOLDE", sender="11", channel=Channel.TELEGRAM)
+    assert "Case *0002" in bot.say("/balance", sender="11", channel=Channel.TELEGRAM)
 
 
 def test_words_ignore_case_accents_spaces_and_punctuation(bot):
@@ -556,18 +575,18 @@ def test_on_telegram_stop_words_while_typing_are_the_message(bot):
     assert '"Stop"' in bot.say("Stop", sender="31", channel=Channel.TELEGRAM)
 
 
-def test_a_french_word_is_a_language_hint_before_verification(bot):
+def test_a_word_in_one_language_is_the_parents_choice(bot):
     assert "sécurité sociale" in bot.say("solde", sender="+15550001111")
     assert "désabonné" in bot.say("ARRET", sender="+15550002222")
     assert "888-208-4485" in bot.say("Aide", sender="+15550003333")
     assert "frais de messagerie" in bot.say("AIDE", sender="+15550003333")
-    # An English word switches the hint back; a chosen language or the person's wins over it.
+    # The last such word wins, like ENGLISH / FRANCAIS.
     assert "Social Security" in bot.say("BALANCE", sender="+15550001111")
     bot.say("FRANCAIS", sender="+15550004444")
-    assert "sécurité sociale" in bot.say("BALANCE", sender="+15550004444")
+    assert "Social Security" in bot.say("BALANCE", sender="+15550004444")
     reply = bot.verify(JAMES, sender="+15550005555")
     assert "Thank you, James" in reply
-    assert "Case *0001" in bot.say("SOLDE", sender="+15550005555")
+    assert "Dossier *0001" in bot.say("SOLDE", sender="+15550005555")
 
 
 def test_telegram_commands_are_not_a_language_hint(bot):
