@@ -127,6 +127,7 @@ class Listing:
     role: Role | None  # whose cases it covers; None: both roles
     refusal: str  # what a parent without such a case is told
     empty: str
+    empty_for_case: str  # under a case's heading
     header: Callable[[Words, int], str]  # "{first}-{last} of {total}" with the right plural
     page: Callable[[AccountServices, list[str], int, int], Page[Any]]
     describe: Callable[[Words, Any], str]
@@ -151,6 +152,7 @@ PAYMENTS = Listing(
     role=None,
     refusal=NO_OPEN_CASE,
     empty=N_("There are no payments on file for your cases yet."),
+    empty_for_case=N_("No payments on file for this case yet."),
     header=lambda t, total: t.ngettext(
         "Payment {first}-{last} of {total}, newest first:", "Payments {first}-{last} of {total}, newest first:", total
     ),
@@ -167,6 +169,7 @@ DISBURSEMENTS = Listing(
         " cases you pay support: send PAYMENTS for your payment history."
     ),
     empty=N_("No payments have been sent to you yet."),
+    empty_for_case=N_("No payments sent to you for this case yet."),
     header=lambda t, total: t.ngettext(
         "Payment sent to you {first}-{last} of {total}, newest first:",
         "Payments sent to you {first}-{last} of {total}, newest first:",
@@ -187,33 +190,51 @@ def disbursements(ctx: DialogContext) -> None:
     show_listing(ctx, DISBURSEMENTS, 0)
 
 
-def show_listing(ctx: DialogContext, listing: Listing, offset: int) -> None:
-    """One page of a list, each line tagged with its case when the parent has several."""
+def show_listing(ctx: DialogContext, listing: Listing, offset: int, case_index: int = 0) -> None:
+    """One page of a list. A parent with several cases sees them one case at a time, each
+    under its own heading with its role (what was paid to them apart from what they paid)."""
     t = ctx.t
     _ = t.gettext
     cases = _cases(ctx, listing.role, refusal=listing.refusal)
     if not cases:
         return
-    page = listing.page(ctx.services, [c.case_number for c in cases], offset, ctx.policy.channel.page_size)
+    several = len(cases) > 1
+    case_index = min(max(case_index, 0), len(cases) - 1)
+    shown = [cases[case_index]] if several else cases
+    page = listing.page(ctx.services, [c.case_number for c in shown], offset, ctx.policy.channel.page_size)
     _audit(ctx, listing.audit_kind)
-    if page.total == 0:
+    if page.total == 0 and not several:
         ctx.result.say(_(listing.empty))
         return
-    lines = [listing.header(t, page.total).format(first=offset + 1, last=offset + len(page.items), total=page.total)]
-    for item in page.items:
-        lines.append(listing.describe(t, item) + (f" ({mask(item.case_number)})" if len(cases) > 1 else ""))
+    lines = [_case_heading(t, shown[0]) if several else ""]
+    if page.total == 0:
+        lines.append(_(listing.empty_for_case))
+    else:
+        last = offset + len(page.items)
+        lines.append(listing.header(t, page.total).format(first=offset + 1, last=last, total=page.total))
+        lines += [listing.describe(t, item) for item in page.items]
     next_offset = offset + len(page.items)
     choices = []
     if next_offset < page.total:
         lines.append(_("Send MORE for older ones."))
-        ctx.conversation.data["listing"] = {"kind": listing.kind, "offset": next_offset}
+        ctx.conversation.data["listing"] = {"kind": listing.kind, "offset": next_offset, "case": case_index}
+        choices.append(choice(ctx, Intent.MORE))
+    elif several and case_index + 1 < len(cases):
+        lines.append(_("Send MORE for case {case}.").format(case=mask(cases[case_index + 1].case_number)))
+        ctx.conversation.data["listing"] = {"kind": listing.kind, "offset": 0, "case": case_index + 1}
         choices.append(choice(ctx, Intent.MORE))
     else:
         ctx.conversation.data.pop("listing", None)
     if listing.printable:
         lines.append(_("Send PDF for a printable copy."))
         choices.append(choice(ctx, Intent.PDF))
-    ctx.result.say("\n".join(lines), choices)
+    ctx.result.say("\n".join(line for line in lines if line), choices)
+
+
+def _case_heading(t: Words, case: CaseView) -> str:
+    if case.role is Role.RECEIVING:
+        return t.gettext("Case {case}, you receive support:").format(case=mask(case.case_number))
+    return t.gettext("Case {case}, you pay support:").format(case=mask(case.case_number))
 
 
 def more(ctx: DialogContext) -> None:
@@ -222,7 +243,7 @@ def more(ctx: DialogContext) -> None:
     if listing is None or not isinstance(remembered, dict):
         ctx.result.say(ctx.t.gettext("There is nothing more to show. Send MENU for options."))
         return
-    show_listing(ctx, listing, int(remembered.get("offset", 0)))
+    show_listing(ctx, listing, int(remembered.get("offset", 0)), int(remembered.get("case", 0)))
 
 
 def payment_history_pdf(ctx: DialogContext) -> None:

@@ -68,7 +68,7 @@ def test_scripted_sms_conversation_in_english_covers_the_word_table(loaded):
 def test_scripted_telegram_conversation_in_french(loaded):
     script = "\n".join([
         "FRANCAIS", "/start", "987654322", "31764",  # Aminata: receiving on *0002, paying on *0003
-        "SOLDE", "PAIEMENTS", "HISTORIQUE", "VERSEMENTS", "COUPON", "RELEVE", "AVIS",
+        "SOLDE", "PAIEMENTS", "PLUS", "PLUS", "HISTORIQUE", "VERSEMENTS", "COUPON", "RELEVE", "AVIS",
         "BUREAU", "2", "Bonjour, j'ai déménagé.", "ENVOYER", "AIDE", "DECONNEXION", "PIN",
         "987-65-4322", "30/11/1991", "11211", "ARRET",
     ]) + "\n"
@@ -82,7 +82,7 @@ def test_scripted_telegram_conversation_in_french(loaded):
         "Dossier *0002 (vous recevez la pension) : 125,50 $US par semaine",
         "Arriéré qui vous est dû : 3 545,50 $US",
         "Dossier *0003 (vous versez la pension) : 200,00 $US toutes les deux semaines",
-        "saisie sur remboursement d'impôt (*0003)",
+        "Dossier *0003, vous versez la pension :", "saisie sur remboursement d'impôt",
         "par carte de débit",
         "Coupon de paiement pour le dossier *0003", "200,00 $US dû le 28 nov. 2026",
         "[PDF: coupon-CS10000003-K1.pdf]",

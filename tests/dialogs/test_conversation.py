@@ -220,7 +220,11 @@ def test_tax_refund_offset_shows_date_amount_source_only(bot):
     bot.verify(AMINATA)  # pays on CS10000003, which had a tax refund offset
     bot.say("ENGLISH")
     payments = bot.say("PAYMENTS")
-    assert "Nov 14, 2026: $200.00, tax refund offset (*0003)" in payments
+    assert payments.startswith("Case *0002, you receive support:")  # one case at a time
+    assert "Send MORE for case *0003" in payments and "tax refund" not in payments
+    payments = bot.say("MORE")
+    assert payments.startswith("Case *0003, you pay support:")
+    assert "Nov 14, 2026: $200.00, tax refund offset" in payments
 
 
 def test_person_with_both_roles_sees_each_case_in_its_role_in_french(bot):
