@@ -38,7 +38,7 @@ FAILED_FR = "pas pu vérifier ces informations"
 
 
 def _sms_attempt(sms: Sms, sender: str, person: dict, pin: str) -> str:
-    sms.send(sender, "BALANCE")
+    sms.send(sender, "MENU")  # a word of both languages: the chat's own language stays
     sms.send(sender, person["ssn"])
     return sms.say(sender, pin)
 
