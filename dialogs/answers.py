@@ -51,7 +51,8 @@ R = TypeVar("R")
 
 NO_OPEN_CASE = N_("We have no open case for you.")
 COUPONS_ARE_FOR_PAYING_PARENTS = N_(
-    "Payment coupons are for the parent who pays support. On your cases you receive support."
+    "Payment coupons are for the parent who pays support. You receive support: send"
+    " DISBURSEMENTS to see the payments sent to you."
 )
 NOTICES_ARE_FOR_RECEIVING_PARENTS = N_(
     "The monthly notice is for the parent who receives support. On your cases you"
@@ -61,6 +62,11 @@ NOTICES_ARE_FOR_RECEIVING_PARENTS = N_(
 
 def mask(case_number: str) -> str:
     return "*" + case_number[-4:]
+
+
+def mask_within(record_id: str, case_number: str) -> str:
+    """A record id that spells out its case number ("CS10000001-K1"), masked the same way."""
+    return record_id.replace(case_number, mask(case_number)) if case_number else record_id
 
 
 def _cases(ctx: DialogContext, role: Role | None = None, *, refusal: str = NO_OPEN_CASE) -> list[CaseView]:
@@ -226,7 +232,7 @@ def show_listing(ctx: DialogContext, listing: Listing, offset: int, case_index: 
     else:
         ctx.conversation.data.pop("listing", None)
     if listing.printable:
-        lines.append(_("Send PDF for a printable copy."))
+        lines.append(_("Send PDF to get a copy you can print."))
         choices.append(choice(ctx, Intent.PDF))
     ctx.result.say("\n".join(line for line in lines if line), choices)
 
@@ -282,10 +288,10 @@ def coupon(ctx: DialogContext) -> None:
 
     def describe(case: CaseView, found: CouponView) -> tuple[str, DocumentRef]:
         text = _(
-            "Payment coupon for case {case}: coupon no. {coupon}, {amount} due {date}."
+            "Payment coupon for case {case}: coupon {coupon}, {amount} due {date}."
             " Mail it with your payment to: {address}"
         ).format(
-            case=mask(case.case_number), coupon=found.id, amount=t.money(found.amount),
+            case=mask(case.case_number), coupon=mask_within(found.id, case.case_number), amount=t.money(found.amount),
             date=t.date(found.due_date), address=ctx.policy.remit_to_address,
         )
         return text, _document(ctx, DocumentKind.COUPON, found.id)
@@ -303,8 +309,11 @@ def statement(ctx: DialogContext) -> None:
 
     def describe(case: CaseView, found: StatementView) -> tuple[str, DocumentRef]:
         text = _(
-            "Account statement, case {case}, {start} to {end}: opening balance {opening};"
-            " support due {due}; payments received {received}; closing balance {closing}."
+            "Account statement for case {case}:\n"
+            "Balance on {start}: {opening}\n"
+            "Support due in this period: {due}\n"
+            "Payments received: {received}\n"
+            "Balance on {end}: {closing}"
         ).format(
             case=mask(case.case_number), start=t.date(found.period_start), end=t.date(found.period_end),
             opening=t.money(found.opening_balance), due=t.money(found.support_due),
@@ -324,8 +333,10 @@ def notice(ctx: DialogContext) -> None:
 
     def describe(case: CaseView, found: NoticeView) -> tuple[str, DocumentRef]:
         text = _(
-            "Monthly notice, case {case}, {month}: collected {collected}; sent to you"
-            " {disbursed}; past-due balance {owed}."
+            "Monthly notice for case {case}, {month}:\n"
+            "Collected: {collected}\n"
+            "Sent to you: {disbursed}\n"
+            "Past-due support owed to you: {owed}"
         ).format(
             case=mask(case.case_number), month=t.month(found.month),
             collected=t.money(found.collected), disbursed=t.money(found.disbursed),

@@ -122,6 +122,9 @@ def step(ctx: DialogContext, text: str) -> None:
         return
     if _looks_secret(text):
         ctx.result.inbound_was_secret = True
+    if is_number(text.strip().rstrip(".)")) and (offered := _choices_offered(ctx)):
+        menu.number_out_of_range(ctx, offered)
+        return
     menu.not_understood(ctx)
 
 
@@ -166,6 +169,15 @@ def _carrier_opt_words(ctx: DialogContext, intent: Intent | None) -> bool:
         ctx.result.silent = True
         return True
     return False
+
+
+def _choices_offered(ctx: DialogContext) -> int:
+    """How many numbered choices a bare number could pick from now."""
+    conv = ctx.conversation
+    offered = conv.data.get("offered")
+    if not offered and ctx.verified and conv.state is State.IDLE:
+        return len(menu.menu_intents(ctx.services.cases(conv.person_id or "")))
+    return len(offered or [])
 
 
 def _numbered_choice(ctx: DialogContext, text: str) -> str:

@@ -76,8 +76,8 @@ def help(ctx: DialogContext) -> None:
     register, signin = ctx.policy.register_url, ctx.policy.signin_url
     ctx.result.say(
         _(
-            "To use the website instead, create a NY.gov account at {register} and sign in at"
-            " {signin}, then verify your SSN and enter your 5-digit account PIN."
+            "You can also use the website. Create a NY.gov account at {register}. Then sign in at"
+            " {signin}. Enter your SSN and your 5-digit account PIN."
         ).format(register=register, signin=signin),
         links=(
             Link(register, _("Scan to create a NY.gov account."), "ny-gov-registration.png"),
@@ -94,6 +94,11 @@ def not_understood(ctx: DialogContext) -> None:
             " OFFICE, PIN or HELP."
         )
     )
+
+
+def number_out_of_range(ctx: DialogContext, count: int) -> None:
+    _ = ctx.t.gettext
+    ctx.result.say(_("Please send a number from 1 to {count}, or a word such as MENU.").format(count=count))
 
 
 def set_language(ctx: DialogContext, locale: str) -> None:

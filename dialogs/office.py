@@ -15,7 +15,7 @@ from dialogs.ports import CaseView, Role
 from dialogs.replies import Choice
 from dialogs.shapes import holds_ssn, is_number, pin_candidates
 from dialogs.text import N_
-from dialogs.vocabulary import Intent
+from dialogs.vocabulary import Intent, parse_intent
 
 MAX_MESSAGE_LENGTH = 1500
 RECENT_MESSAGES = 3
@@ -107,6 +107,9 @@ def take_draft(ctx: DialogContext, text: str) -> None:
     _ = ctx.t.gettext
     body = text.strip()
     data = ctx.conversation.data
+    if parse_intent(body) is Intent.SEND:  # SEND before any message: not the message itself
+        ctx.result.say(_("First type your message to the office. Then send SEND."))
+        return
     if not body:
         ctx.result.say(_("Your message is empty. Type your message, or send MENU to cancel."))
         return
@@ -123,9 +126,11 @@ def take_draft(ctx: DialogContext, text: str) -> None:
     preview = body
     limit = ctx.policy.channel.preview_length
     if limit is not None and len(preview) > limit:
-        preview = preview[: limit - 3].rstrip() + "..."
+        # Cut at a word, and never "....": the cut's own punctuation goes before the dots.
+        cut = preview[: limit - 3].rsplit(" ", 1)[0] if " " in preview[: limit - 3] else preview[: limit - 3]
+        preview = cut.rstrip(" .,;:!?") + "..."
     ctx.result.say(
-        _('Your message to the {office}: "{text}" Send SEND to send it, or MENU to cancel.').format(
+        _('Your message to the {office}: "{text}" To send it, reply SEND. To cancel, reply MENU.').format(
             office=data.get("office", ""), text=preview
         ),
         [choice(ctx, Intent.SEND), choice(ctx, Intent.MENU)],

@@ -36,7 +36,7 @@ def start(ctx: DialogContext, pending: Intent) -> None:
         return
     ctx.go(State.AWAIT_SSN, pending=str(pending))
     ctx.result.say(
-        _("To protect your account, first send your 9-digit Social Security number (SSN).")
+        _("To keep your account safe, first send your Social Security number (SSN). It has 9 digits.")
     )
 
 

@@ -43,8 +43,8 @@ def test_scripted_sms_conversation_in_english_covers_the_word_table(loaded):
         "Payments 4-5 of 5", "Aug 14, 2026: $450.00",  # MORE
         "/d/",  # PDF link
         "Nov 17, 2026: $225.00 by direct deposit",  # DISBURSEMENTS
-        "opening balance $1,475.75", "closing balance $1,250.75",  # STATEMENT
-        "October 2026", "collected $675.00",  # NOTICE
+        "Balance on Oct 1, 2026: $1,475.75", "Balance on Oct 31, 2026: $1,250.75",  # STATEMENT
+        "October 2026", "Collected: $675.00",  # NOTICE
         "for the parent who pays support",  # COUPON, wrong role
         "Type your message to the Manhattan Child Support Office",  # OFFICE
         "Your reference is OM-",  # SEND
@@ -84,10 +84,10 @@ def test_scripted_telegram_conversation_in_french(loaded):
         "Dossier *0003 (vous versez la pension) : 200,00 $US toutes les deux semaines",
         "Dossier *0003, vous versez la pension :", "saisie sur remboursement d'impôt",
         "par carte de débit",
-        "Coupon de paiement pour le dossier *0003", "200,00 $US dû le 28 nov. 2026",
+        "Coupon de paiement du dossier *0003", "200,00 $US à payer le 28 nov. 2026",
         "[PDF: coupon-CS10000003-K1.pdf]",
-        "Relevé de compte, dossier *0002", "solde de clôture 3 420,00 $US",
-        "Avis mensuel, dossier *0002, octobre 2026",
+        "Relevé de compte du dossier *0002", "Solde au 31 oct. 2026 : 3 420,00 $US",
+        "Avis mensuel du dossier *0002, octobre 2026", "Montant qui vous a été versé",
         "Votre message concerne quel dossier ?",
         "Votre référence : OM-",
         "888-208-4485",

@@ -70,17 +70,21 @@ def test_reply_with_document_gets_a_link() -> None:
         reply, locale="en", encoding="gsm7", document_link=lambda r: "https://x.example/d/abc"
     )
     assert message == (
-        "Statement ready.\nReply: MENU\nPrintable copy: https://x.example/d/abc"
+        "Statement ready.\nReply: MENU\nPrintable copy (the link works for 15 minutes): https://x.example/d/abc"
     )
 
 
 def test_gsm7_mode_folds_and_unicode_mode_keeps() -> None:
     text_ = "Solde : 1\u202f250,75\u00a0$US « à jour » — fenêtre"
-    [folded] = fit_for_sms(text_, "gsm7")
-    assert folded == 'Solde : 1 250,75 $US " à jour " - fenetre'
-    assert is_gsm7(folded)
-    [kept] = fit_for_sms(text_, "unicode")
-    assert kept == text_
+    # Short enough for one segment as written: sent as written, accents and all.
+    assert fit_for_sms(text_, "gsm7") == [text_] == fit_for_sms(text_, "unicode")
+    # Longer than one UCS-2 segment but one GSM-7 segment: folded, never an extra segment.
+    long_text = text_ + " " + "x" * 60
+    [folded] = fit_for_sms(long_text, "gsm7")
+    assert folded == 'Solde : 1 250,75 $US "à jour" - fenetre ' + "x" * 60
+    assert is_gsm7(folded) and segments(folded) == 1
+    [kept] = fit_for_sms(long_text, "unicode")
+    assert kept == long_text
 
 
 def test_long_replies_are_split_within_two_segments_never_cut() -> None:

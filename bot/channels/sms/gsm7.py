@@ -16,6 +16,7 @@ lacks the bare letter (ê → e, ç → c, œ → oe). Letters GSM-7 has (é è 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # The basic table, in code-point order 0x00..0x7F (0x1B, ESC, is the escape to the extension
@@ -90,11 +91,17 @@ def _fold_char(ch: str) -> str:
     return "?"
 
 
+# French quotes hold their text between (no-break) spaces: « texte ». Folded to '"', those
+# spaces would stand inside the quotes, so they go with the guillemets.
+_GUILLEMETS = re.compile("«[ \u00a0\u202f]*|[ \u00a0\u202f]*»")
+
+
 def fold_to_gsm7(text: str) -> str:
     """The text in the GSM-7 alphabet, each missing character replaced by its nearest form
     ('?' when there is none)."""
     if is_gsm7(text):
         return text
+    text = _GUILLEMETS.sub('"', text)
     return "".join(_fold_char(ch) for ch in text)
 
 

@@ -54,7 +54,7 @@ def render_reply(
         link = document_link(reply.document)
         if link:
             t = translator(locale)
-            parts.append(t.gettext("Printable copy: {link}").format(link=link))
+            parts.append(t.gettext("Printable copy (the link works for 15 minutes): {link}").format(link=link))
     text = "\n".join(part for part in parts if part)
     return fit_for_sms(text, encoding)
 
@@ -99,11 +99,22 @@ def merge_messages(messages: list[str]) -> list[str]:
 
 
 def fit_for_sms(text: str, encoding: str) -> list[str]:
-    """Fold (gsm7 mode), make XML-safe, and split into messages of at most two segments."""
-    if encoding == "gsm7":
-        text = fold_to_gsm7(text)
+    """Make XML-safe, then split into messages of at most two segments. In `gsm7` mode each
+    message is folded to the GSM-7 alphabet unless it fits as many segments as written: a short
+    French message keeps its accents (and a parent's words their spelling) at no extra cost."""
     text = _XML_INVALID.sub("", text)
-    return [part for part in split_to_fit(text, MAX_SEGMENTS) if part.strip()]
+    if encoding != "gsm7":
+        return [part for part in split_to_fit(text, MAX_SEGMENTS) if part.strip()]
+    messages = []
+    for part in split_to_fit(fold_to_gsm7(text), MAX_SEGMENTS):
+        if part.strip():
+            messages.append(part)
+    written = [part for part in split_to_fit(text, MAX_SEGMENTS) if part.strip()]
+    if len(written) == len(messages) and all(
+        segments(as_written) <= segments(folded) for as_written, folded in zip(written, messages, strict=True)
+    ):
+        return written
+    return messages
 
 
 def twiml_response(messages: list[str]) -> Response:
