@@ -49,7 +49,7 @@ def test_scripted_sms_conversation_in_english_covers_the_word_table(loaded):
         "Type your message to the Manhattan Child Support Office",  # OFFICE
         "Your reference is OM-",  # SEND
         "waiting to be sent",  # OFFICE again: status
-        "D'accord, je vous répondrai en francais",  # GSM-7 has é but not ç
+        "D'accord, je vous répondrai en français",  # short: sent as written, ç included
         "OK, I will answer in English",
         "You are signed out",
         "To have it mailed again",  # PIN
