@@ -5,8 +5,13 @@ a party to the record's case in a role that may see it (statement and payment hi
 either parent; coupon: the paying parent; notice: the receiving parent). Anything else is
 `DocumentNotFound`, which the link route answers with the same 404 as a bad token.
 
-Telegram uploads the bytes (`open_document`); SMS replies carry a signed link
-(bot.documents.links) served by bot.documents.route at GET /d/{token}.
+Telegram uploads the bytes (`open_document`); SMS replies carry an encrypted link
+(bot.documents.links) served by bot.documents.route at GET /d/{token} (`open_linked_document`).
+
+Rendering reads only, in a read-only transaction (on SQLite: deferred, no write lock), so a
+slow PDF never holds up a message. The audit record (and, for a link, its count of opens) is
+written afterwards in its own short transaction. A link opens at most `OPENS_PER_LINK` times:
+counted in the database, so every worker and every server sharing it sees the same count.
 """
 
 from __future__ import annotations
@@ -33,7 +38,15 @@ from bot.hashing import KeyedHasher
 from bot.i18n import translator
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
-from bot.store.models import AuditRecord, Coupon, Notice, Person, Statement
+from bot.store.dialect import count_up, read_only
+from bot.store.models import (
+    AuditRecord,
+    Coupon,
+    DocumentLinkOpen,
+    Notice,
+    Person,
+    Statement,
+)
 from dialogs.ports import PaymentView, Role
 from dialogs.replies import DocumentKind, DocumentRef
 
@@ -44,6 +57,9 @@ except ZoneInfoNotFoundError:  # a machine without tz data: UTC is the honest fa
     AGENCY_TIMEZONE = dt.UTC
 
 _PAGE_OF_PAYMENTS = 1000
+# A parent opens a link once or twice (a retry, another phone); ten is far beyond that and
+# stops one leaked or scripted link from rendering PDFs without end (it lives 15 minutes).
+OPENS_PER_LINK = 10
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 R = TypeVar("R")
@@ -51,6 +67,10 @@ R = TypeVar("R")
 
 class DocumentNotFound(LookupError):
     """No such record, or not this person's to see. Deliberately says nothing more."""
+
+
+class TooManyOpens(Exception):
+    """This link was already opened OPENS_PER_LINK times."""
 
 
 def agency_today(now: dt.datetime) -> dt.date:
@@ -175,21 +195,51 @@ def render_document(
     return kind.filename(record), sheet.output()
 
 
+def _render_reading(
+    runtime: Runtime, ref: DocumentRef, now: dt.datetime, link_digest: str | None
+) -> tuple[str, bytes]:
+    """Render in a read-only transaction; with `link_digest`, first refuse a used-up link."""
+    with Session(read_only(runtime.db)) as session, session.begin():
+        if link_digest is not None:
+            opened = session.get(DocumentLinkOpen, link_digest)
+            if opened is not None and opened.opens >= OPENS_PER_LINK:
+                raise TooManyOpens()
+        return render_document(session, ref, settings=runtime.settings, today=agency_today(now))
+
+
+def _audit(session: Session, ref: DocumentRef, channel: str, sender: str, now: dt.datetime) -> None:
+    session.add(
+        AuditRecord(
+            person_id=ref.person_id,
+            channel=channel[:16],
+            sender=sender[:64],
+            record_kind=AUDIT_KINDS[DocumentKind(ref.kind)],
+            at=now,
+        )
+    )
+
+
 def open_document(
     runtime: Runtime, ref: DocumentRef, *, channel: str, sender: str, now: dt.datetime
 ) -> tuple[str, bytes]:
-    """Render `ref` and record the view in the audit trail (one transaction). Blocking."""
+    """Render `ref` (reading only), then record the view in the audit trail. Blocking."""
+    filename, pdf = _render_reading(runtime, ref, now, None)
     with runtime.sessions() as session, session.begin():
-        filename, pdf = render_document(
-            session, ref, settings=runtime.settings, today=agency_today(now)
-        )
-        session.add(
-            AuditRecord(
-                person_id=ref.person_id,
-                channel=channel[:16],
-                sender=sender[:64],
-                record_kind=AUDIT_KINDS[DocumentKind(ref.kind)],
-                at=now,
-            )
-        )
+        _audit(session, ref, channel, sender, now)
+    return filename, pdf
+
+
+def open_linked_document(
+    runtime: Runtime, ref: DocumentRef, link_digest: str, expires_at: dt.datetime,
+    *, sender: str, now: dt.datetime,
+) -> tuple[str, bytes]:
+    """`open_document` for a link (`link_digest`: bot.documents.links.token_digest), at most
+    OPENS_PER_LINK times: TooManyOpens before rendering once the count is reached; the count
+    and the audit record are written together, in one short transaction. Blocking."""
+    filename, pdf = _render_reading(runtime, ref, now, link_digest)
+    with runtime.sessions() as session, session.begin():
+        key = {"token_digest": link_digest}
+        if count_up(session, DocumentLinkOpen, key, "opens", expires_at=expires_at) > OPENS_PER_LINK:
+            raise TooManyOpens()  # opened meanwhile by others; rolled back, not served
+        _audit(session, ref, "link", sender, now)
     return filename, pdf

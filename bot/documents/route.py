@@ -1,5 +1,11 @@
 """GET /d/{token}: the documents an SMS reply offers by link, as a web component of
-`csbot serve`. Every failure (expired, altered, malformed, unknown, not yours) is one 404."""
+`csbot serve`.
+
+Every failure is a 404 with the same short page (bot.documents.page): expired, altered,
+malformed, unknown record, not yours. A token that is genuine (it decrypts) gets the page in
+its language, naming its document and the word that offers a new link; anything else, which
+cannot be told from a forgery, gets it in English and French. A link already opened
+OPENS_PER_LINK times (bot.documents.access) gets 429 and the page, and nothing is rendered."""
 
 from __future__ import annotations
 
@@ -9,17 +15,13 @@ from functools import partial
 
 import anyio.to_thread
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.documents.access import DocumentNotFound, open_document
-from bot.documents.links import read_document_token
+from bot.documents.access import DocumentNotFound, TooManyOpens, open_linked_document
+from bot.documents.links import decode_document_token, token_digest
+from bot.documents.page import link_page
 from bot.runtime import Runtime
-
-
-def _not_found() -> Response:
-    # One body for every failure: expired, altered, malformed, unknown, not yours.
-    return PlainTextResponse("Not found\n", status_code=404, headers={"Cache-Control": "no-store"})
 
 
 class DocumentComponent:
@@ -38,16 +40,23 @@ class DocumentComponent:
 
     async def _get(self, request: Request) -> Response:
         now = self._clock()
-        ref = read_document_token(self._runtime.settings, request.path_params["token"], now)
-        if ref is None:
-            return _not_found()
+        token = request.path_params["token"]
+        link = decode_document_token(self._runtime.settings, token)
+        if link is None:
+            return link_page(None)
+        if link.expired(now):
+            return link_page(link.ref)
         client = request.client.host if request.client else "unknown"
+        opening = partial(
+            open_linked_document, self._runtime, link.ref, token_digest(token), link.expires_at,
+            sender=client, now=now,
+        )
         try:
-            filename, pdf = await anyio.to_thread.run_sync(
-                partial(open_document, self._runtime, ref, channel="link", sender=client, now=now)
-            )
+            filename, pdf = await anyio.to_thread.run_sync(opening)
         except DocumentNotFound:
-            return _not_found()
+            return link_page(link.ref)
+        except TooManyOpens:
+            return link_page(link.ref, too_often=True)
         return Response(
             pdf,
             media_type="application/pdf",

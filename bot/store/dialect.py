@@ -1,5 +1,6 @@
 """Where SQLite and PostgreSQL differ, in one place: SQLite's connection set-up (WAL, BEGIN
-IMMEDIATE), one writer at a time, and INSERT ... ON CONFLICT DO NOTHING for both."""
+IMMEDIATE), read-only transactions, one writer at a time, and INSERT ... ON CONFLICT (DO
+NOTHING, or add one to a counter) for both."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, Table, event
+from sqlalchemy import Engine, Insert, Table, event, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -34,9 +35,32 @@ def insert_ignoring_conflict(session: Session, model: type[Base], values: dict[s
     return result.rowcount == 1
 
 
-# Execution option for a connection that only reads (health checks): on SQLite it opens a
-# deferred transaction instead of taking the write lock.
+def count_up(session: Session, model: type[Base], key: dict[str, Any], column: str, **on_insert: Any) -> int:
+    """Add one to `column` of the row with primary key `key` (inserting it at 1, with the
+    `on_insert` values, when absent), in one statement; the new count."""
+    table = cast(Table, model.__table__)
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values({**key, column: 1, **on_insert})
+        .on_conflict_do_update(
+            index_elements=list(key), set_={column: table.c[column] + literal_column("1")}
+        )
+        .returning(table.c[column])
+    )
+    return int(connection.execute(statement).scalar_one())
+
+
+# Execution option for a connection that only reads (health checks, rendering a document):
+# on SQLite it opens a deferred transaction instead of taking the write lock.
 READ_ONLY = "csbot_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The engine (same pool) for sessions that only read: on SQLite their transactions
+    begin DEFERRED, so under WAL they never hold or wait for the write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -296,3 +296,14 @@ class AuditRecord(Base):
     sender: Mapped[str] = mapped_column(String(64))
     record_kind: Mapped[str] = mapped_column(String(24))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DocumentLinkOpen(Base):
+    """How often one document link was opened, keyed by the SHA-256 of its token (never the
+    token): the link route refuses a link opened too often. Pruned once the link expired."""
+
+    __tablename__ = "document_link_opens"
+
+    token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    opens: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

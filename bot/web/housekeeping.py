@@ -2,7 +2,8 @@
 
 Handled delivery ids only need to outlive the channels' redelivery windows (Twilio retries
 within minutes, Telegram keeps an update for at most 24 hours), and verification failures only
-matter for the one-hour throttle window. Audit records, office messages and PIN requests are
+matter for the one-hour throttle window. A document link's count of opens matters only until
+the link expires (15 minutes). Audit records, office messages and PIN requests are
 records of what happened and are never pruned here.
 """
 
@@ -18,7 +19,7 @@ from sqlalchemy import delete
 from starlette.routing import BaseRoute
 
 from bot.runtime import Runtime
-from bot.store.models import HandledDelivery, VerificationFailure
+from bot.store.models import DocumentLinkOpen, HandledDelivery, VerificationFailure
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ PRUNE_INTERVAL_SECONDS = 3600
 class PruneReport:
     deliveries: int
     failures: int
+    link_opens: int = 0
 
 
 def prune(runtime: Runtime, now: dt.datetime | None = None) -> PruneReport:
@@ -43,7 +45,10 @@ def prune(runtime: Runtime, now: dt.datetime | None = None) -> PruneReport:
         failures = connection.execute(
             delete(VerificationFailure).where(VerificationFailure.at < now - FAILURE_RETENTION)
         ).rowcount
-    return PruneReport(deliveries=deliveries or 0, failures=failures or 0)
+        link_opens = connection.execute(
+            delete(DocumentLinkOpen).where(DocumentLinkOpen.expires_at < now)
+        ).rowcount
+    return PruneReport(deliveries=deliveries or 0, failures=failures or 0, link_opens=link_opens or 0)
 
 
 class MaintenanceComponent:

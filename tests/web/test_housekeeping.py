@@ -54,3 +54,16 @@ def test_component_prunes_at_start_up(make_settings, sqlite_url):
     asyncio.run(run())
     assert _ids(runtime)[0] == set()
     runtime.dispose()
+
+
+def test_prune_drops_link_counts_once_their_link_expired(make_settings, db_url):
+    from bot.store.models import DocumentLinkOpen
+
+    runtime = open_runtime(make_settings(db_url))
+    with runtime.sessions() as s, s.begin():
+        s.add(DocumentLinkOpen(token_digest="a" * 64, opens=3, expires_at=NOW - dt.timedelta(minutes=1)))
+        s.add(DocumentLinkOpen(token_digest="b" * 64, opens=10, expires_at=NOW + dt.timedelta(minutes=5)))
+    assert prune(runtime, NOW).link_opens == 1
+    with runtime.sessions() as s:
+        assert list(s.scalars(select(DocumentLinkOpen.token_digest))) == ["b" * 64]
+    runtime.dispose()
