@@ -4,7 +4,10 @@ Webhook mode (the default; `csbot serve`):
     POST /telegram/webhook
     1. X-Telegram-Bot-Api-Secret-Token must equal TELEGRAM_WEBHOOK_SECRET (constant-time
        compare) before the body is even read: otherwise 403, nothing parsed or recorded.
-    2. Body at most 1 MB (413), JSON (400 otherwise), an Update (400 otherwise).
+    2. Body at most 1 MB (413), a JSON object with an integer update_id (400 otherwise).
+       Anything else odd about it (fields of the wrong type, an update python-telegram-bot
+       cannot read, a group chat) is acknowledged with 200 and ignored, logged without its
+       content: Telegram would only deliver it again, forever.
     3. The update is handled completely (engine step, every reply sent) before the answer,
        so a crash before the 200 makes Telegram deliver it again; the engine acknowledges a
        repeated update_id without acting on it again.
@@ -236,17 +239,21 @@ class TelegramComponent:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return Response(status_code=400)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
             return Response(status_code=400)
         try:
             update = Update.de_json(data, self.bot)
-        except Exception:
-            log.warning("Telegram webhook: a body that is not an Update")
-            return Response(status_code=400)
+        except Exception as exc:
+            # Only the type: the exception's text can quote the update.
+            log.warning("Telegram webhook: update %d is not an Update (%s); ignored", update_id, type(exc).__name__)
+            return Response(status_code=200)
         try:
             await self.process(update, may_retry=True)
         except _Transient:
             return Response(status_code=503)
+        except Exception as exc:  # the last line: an odd update must never be a 5xx
+            log_failure(log, "Telegram update", new_error_id(), exc)
         return Response(status_code=200)
 
     async def _on_polled_update(self, update: object, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -298,28 +305,51 @@ class TelegramComponent:
 
 
 def inbound_from_update(update: Update) -> TelegramInbound | None:
-    """The engine's message for a private chat's text message or button press, else None."""
-    chat = update.effective_chat
-    user = update.effective_user
-    if chat is None or chat.type != "private" or user is None or user.is_bot:
+    """The engine's message for a private chat's text message or button press, else None.
+
+    python-telegram-bot keeps whatever types an update carried, so each field used is
+    checked here: a field of the wrong type makes the update one to ignore, except the
+    language hint, which is only dropped."""
+    try:
+        chat = update.effective_chat
+        user = update.effective_user
+        query = update.callback_query
+        message = update.message
+    except Exception as exc:  # a property of an odd update: only the type is logged
+        log.warning("Telegram: update %s unreadable (%s); ignored", update.update_id, type(exc).__name__)
         return None
-    query = update.callback_query
+    if chat is None or chat.type != "private" or not _is_int(chat.id):
+        return None
+    if user is None or user.is_bot is not False:
+        return None
+    message_id: int | None
+    query_id: str | None
     if query is not None:
         text, message_id, query_id = query.data or "", None, query.id
-    elif update.message is not None:
-        message = update.message
+        if not isinstance(query_id, str):
+            return None
+    elif message is not None:
         # A photo or sticker has no text: the engine answers "" with what can be asked.
         text, message_id, query_id = message.text or message.caption or "", message.message_id, None
+        if not _is_int(message_id):
+            return None
     else:
         return None
+    if not isinstance(text, str):
+        return None
+    hint = user.language_code if isinstance(user.language_code, str) else None
     inbound = InboundMessage(
         channel=Channel.TELEGRAM,
         sender=str(chat.id),
         text=text,
         delivery_id=str(update.update_id),
-        locale_hint=user.language_code,
+        locale_hint=hint,
     )
     return TelegramInbound(inbound, chat.id, message_id, query_id)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def telegram_component(runtime: Runtime, engine: ConversationEngine, polling: bool = False) -> TelegramComponent | None:
