@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import time
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
+from tests.support.fake_bot_api import BOT_USER, FakeBotApi, callback_update, text_update
 
 pytestmark = pytest.mark.slow
 
@@ -113,7 +114,7 @@ def test_an_update_pythons_telegram_bot_cannot_read_is_200_and_logged_without_co
         unreadable = text_update(13100, SSN)
         unreadable["message"]["date"] = "yesterday"  # de_json fails on it
         assert post(client, unreadable) == 200  # a redelivery would fail the same way
-        assert api.calls == []
+        assert texts(api) == [] and not api.calls_to("deleteMessage")
     text = logged(caplog)
     assert "not an Update" in text
     assert SSN not in text and SSN.replace("-", "") not in text
@@ -175,3 +176,96 @@ def test_odd_field_types_never_give_a_5xx(telegram):
             assert post(client, update) == 200
 
         check()
+
+
+# --- 2. start-up failures other than a refused token ------------------------------------------------
+
+
+def test_malformed_getme_is_retried_while_the_webhook_answers_503(telegram, caplog):
+    caplog.set_level(logging.INFO, logger="bot")  # httpx, quieted by bot.logs in service, would show URLs
+    api, build = telegram
+    api.answer_with("getMe", {k: v for k, v in BOT_USER.items() if k != "is_bot"})
+    with client_for(build()) as client:  # start-up does not fail
+        assert post(client, text_update(13300, "/help")) == 503
+        assert len(api.calls_to("getMe")) >= 1 and not api.calls_to("setWebhook")
+        wait_until(lambda: len(api.calls_to("getMe")) >= 3)  # retried in the background
+        assert post(client, text_update(13300, "/help")) == 503
+        api.clear_faults()
+        wait_until(lambda: bool(api.calls_to("setWebhook")))
+        wait_until(lambda: post(client, text_update(13300, "/help")) == 200)
+    text = logged(caplog)
+    assert "Telegram start-up failed" in text and "retrying" in text
+    assert "Telegram connected" in text
+    assert TOKEN not in text and TOKEN.split(":")[1] not in text
+
+
+# --- 3. the command menu is optional --------------------------------------------------------------
+
+
+def test_failing_command_menu_does_not_keep_the_webhook_at_503(telegram, caplog):
+    api, build = telegram
+    api.fail("setMyCommands", 500, times=-1)
+    with client_for(build()) as client:
+        assert api.calls_to("setWebhook")
+        assert post(client, text_update(13400, "/help")) == 200
+        assert "888-208-4485" in "\n".join(texts(api))
+    assert "command menu" in logged(caplog)
+
+
+# --- 4. a half-done start is finished, not restarted ------------------------------------------------
+
+
+async def _run_until(component, predicate, timeout: float = 10.0) -> None:
+    await component.startup()
+    try:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out")
+            await asyncio.sleep(0.02)
+    finally:
+        await component.shutdown()
+
+
+def test_polling_start_that_fails_after_the_updater_started_recovers(telegram, caplog):
+    """Polling: getMe and the updater start, then setMyCommands fails once. Today's retry
+    died on "This Updater is already running!"; now the bot polls and the menu follows."""
+    api, build = telegram
+    api.fail("setMyCommands", 500, times=1)
+    component = build(polling=True)
+    api.push_update(text_update(13500, "/help"))
+    menus = lambda: {c.params.get("language_code") for c in api.calls_to("setMyCommands")}  # noqa: E731
+    asyncio.run(
+        _run_until(
+            component, lambda: len(api.calls_to("sendPhoto")) == 2 and menus() == {None, "fr"}
+        )
+    )
+    text = logged(caplog)
+    assert "already running" not in text
+
+
+def test_polling_start_where_the_application_fails_once_is_finished_not_restarted(
+    telegram, monkeypatch, caplog
+):
+    """The updater is polling when Application.start fails: the next attempt starts only the
+    application (a second start_polling would raise "This Updater is already running!")."""
+    from telegram.error import NetworkError
+    from telegram.ext import Application
+
+    caplog.set_level(logging.INFO, logger="bot")  # httpx, quieted by bot.logs in service, would show URLs
+    api, build = telegram
+    real_start = Application.start
+    failures = [NetworkError("flaky")]
+
+    async def flaky_start(self):
+        if failures:
+            raise failures.pop()
+        await real_start(self)
+
+    monkeypatch.setattr(Application, "start", flaky_start)
+    component = build(polling=True)
+    api.push_update(text_update(13600, "/help"))
+    asyncio.run(_run_until(component, lambda: len(api.calls_to("sendPhoto")) == 2))
+    text = logged(caplog)
+    assert "already running" not in text
+    assert "Telegram connected" in text

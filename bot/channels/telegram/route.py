@@ -15,8 +15,8 @@ Webhook mode (the default; `csbot serve`):
        nothing recorded, so Telegram redelivers later. Any other failure: logged with an
        error id (never the update's content), a short apology in the chat, and 200, since
        a redelivery would fail the same way forever.
-At start-up the bot registers the webhook (only when CSBOT_PUBLIC_URL is https) with its
-secret and allowed updates, and the command menu in English (default) and French.
+Start-up (getMe, the webhook or polling, the command menu; retries in the background, and
+what stops start-up) is bot.channels.telegram.startup; until it is done the webhook is 503.
 
 Polling mode (`csbot serve --telegram-polling`, for operators without a public https URL):
 the webhook is deleted and updates are fetched with getUpdates in the background; the same
@@ -33,7 +33,6 @@ bodies (PTB logs API parameters at DEBUG, so `telegram` loggers are kept at INFO
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -44,27 +43,23 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from telegram import Bot, BotCommand, Update
-from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
+from telegram import Bot, Update
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.channels.base import log_failure, new_error_id
 from bot.channels.telegram.render import TelegramInbound, TelegramReplies
+from bot.channels.telegram.startup import WEBHOOK_PATH, TelegramConnection
 from bot.conversation.engine import ConversationEngine
 from bot.conversation.turn import Channel, InboundMessage, Outcome
-from bot.errors import ConfigError, DatabaseUnavailable
-from bot.i18n import LOCALES, translator
+from bot.errors import DatabaseUnavailable
 from bot.runtime import Runtime
-from dialogs.vocabulary import COMMAND_MENU
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_UPDATE_BYTES = 1024 * 1024
-ALLOWED_UPDATES = ["message", "callback_query"]
 RATE_LIMIT_RETRIES = 3  # 429s answered by waiting retry_after, then trying again
-CONNECT_RETRY_SECONDS = 15.0
 # Failures that mean "the database is not answering now": worth a redelivery.
 _TRANSIENT = (OperationalError, InterfaceError, PoolTimeoutError, DatabaseUnavailable)
 
@@ -116,109 +111,31 @@ class TelegramComponent:
             self.application.add_handler(TypeHandler(Update, self._on_polled_update))
             self.application.add_error_handler(self._on_ptb_error)
         self.routes: list[BaseRoute] = [Route(WEBHOOK_PATH, self.webhook, methods=["POST"])]
-        self._ready = asyncio.Event()
-        self._connector: asyncio.Task[None] | None = None
+        self.connection = TelegramConnection(
+            self.application, settings, polling=polling, polling_error=self._on_polling_error
+        )
         _keep_telegram_logs_quiet()
 
     @property
     def bot(self) -> Bot:
         return self.application.bot
 
+    @property
+    def retry_seconds(self) -> float:
+        """The first delay between start-up attempts (it grows after each failure)."""
+        return self.connection.retry_seconds
+
+    @retry_seconds.setter
+    def retry_seconds(self, seconds: float) -> None:
+        self.connection.retry_seconds = seconds
+
     # --- start and stop ------------------------------------------------------------------
 
     async def startup(self) -> None:
-        try:
-            await self._connect()
-        except InvalidToken:
-            raise ConfigError(
-                "TELEGRAM_BOT_TOKEN was refused by the Telegram Bot API (check the token from"
-                " @BotFather and TELEGRAM_API_BASE_URL)"
-            ) from None
-        except (NetworkError, TimedOut) as exc:
-            # SMS and documents keep working; Telegram joins when its API answers.
-            log.error(
-                "Telegram Bot API unreachable at start-up (%s); retrying every %d s",
-                type(exc).__name__, CONNECT_RETRY_SECONDS,
-            )
-            self._connector = asyncio.create_task(self._keep_connecting())
-
-    async def _keep_connecting(self) -> None:
-        while not self._ready.is_set():
-            await asyncio.sleep(CONNECT_RETRY_SECONDS)
-            try:
-                await self._connect()
-            except (NetworkError, TimedOut) as exc:
-                log.warning("Telegram Bot API still unreachable (%s)", type(exc).__name__)
-            except TelegramError as exc:
-                log.error("Telegram start-up failed: %s", type(exc).__name__)
-                return
-
-    async def _connect(self) -> None:
-        app = self.application
-        await app.initialize()  # getMe: proves the token
-        if self.polling:
-            await app.bot.delete_webhook(drop_pending_updates=False)
-            assert app.updater is not None
-            await app.updater.start_polling(
-                allowed_updates=ALLOWED_UPDATES, error_callback=self._on_polling_error
-            )
-            await app.start()
-            log.info("Telegram: polling for updates (webhook deleted)")
-        else:
-            await self._register_webhook()
-        await self._register_commands()
-        self._ready.set()
-
-    async def _register_webhook(self) -> None:
-        public_url = self.runtime.settings.public_url
-        if not public_url.startswith("https://"):
-            log.warning(
-                "Telegram: CSBOT_PUBLIC_URL is not https, so no webhook was registered; Telegram"
-                " only delivers to https (use csbot serve --telegram-polling locally)"
-            )
-            return
-        try:
-            await self.bot.set_webhook(
-                url=public_url + WEBHOOK_PATH,
-                secret_token=self.runtime.settings.telegram_webhook_secret,
-                allowed_updates=ALLOWED_UPDATES,
-            )
-            log.info("Telegram: webhook registered at %s%s", public_url, WEBHOOK_PATH)
-        except (NetworkError, TimedOut):
-            raise
-        except TelegramError as exc:
-            # Telegram's own description (e.g. a secret with characters it refuses); no token.
-            log.error("Telegram refused the webhook registration: %s", exc.message)
-
-    async def _register_commands(self) -> None:
-        for language in LOCALES:
-            _ = translator(language).gettext
-            commands = [BotCommand(name, _(description)) for name, description in COMMAND_MENU]
-            # English is the default menu; French for clients whose language is French.
-            code = None if language == "en" else language
-            try:
-                await self.bot.set_my_commands(commands, language_code=code)
-            except (NetworkError, TimedOut):
-                raise
-            except TelegramError as exc:
-                log.error("Telegram refused the command menu (%s): %s", language, exc.message)
+        await self.connection.start()
 
     async def shutdown(self) -> None:
-        if self._connector is not None:
-            self._connector.cancel()
-            try:
-                await self._connector
-            except (asyncio.CancelledError, Exception):
-                pass
-        app = self.application
-        try:
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()
-            if app.running:
-                await app.stop()
-            await app.shutdown()
-        except Exception as exc:  # closing connections must not block the service's exit
-            log.warning("Telegram shutdown: %s", type(exc).__name__)
+        await self.connection.stop()
 
     # --- the webhook -----------------------------------------------------------------------
 
@@ -228,7 +145,7 @@ class TelegramComponent:
             given.encode("latin-1"), self._secret
         ):
             return Response(status_code=403)
-        if not self._ready.is_set():
+        if not self.connection.ready.is_set():
             return Response(status_code=503)  # not connected yet: Telegram will redeliver
         body = bytearray()
         async for chunk in request.stream():
