@@ -269,3 +269,63 @@ def test_polling_start_where_the_application_fails_once_is_finished_not_restarte
     text = logged(caplog)
     assert "already running" not in text
     assert "Telegram connected" in text
+
+
+# --- 5. nothing PTB logs carries an update's content -------------------------------------------------
+
+
+def test_unparsable_polled_batch_never_reaches_a_log(telegram, caplog):
+    api, build = telegram
+    caplog.set_level(logging.DEBUG)
+    component = build(polling=True)
+    # Every telegram logger at DEBUG too: PTB logs API parameters and answers there.
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name == "telegram" or name.startswith("telegram.")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    try:
+        api.push_raw_batch([{"update_id": 31337, "message": f"my SSN is {SSN}"}])
+        api.push_update(text_update(13700, "/help"))  # polling goes on after the bad batch
+        asyncio.run(_run_until(component, lambda: len(api.calls_to("sendPhoto")) == 2))
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+    text = logged(caplog)
+    assert "Error while parsing updates! Received data was" in text  # the template is kept
+    assert "AttributeError" in text  # and the exception's type
+    assert SSN not in text and SSN.replace("-", "") not in text
+    assert "888-208-4485" not in text  # nor a reply's text (sendMessage parameters at DEBUG)
+
+
+def test_scrub_arguments_on_the_service_handler_covers_loggers_created_later():
+    """configure_logging also puts the filter on its handler: a `telegram.*` logger created
+    after scrub_loggers ran is scrubbed there; other loggers are left as they are."""
+    from bot.logs import ScrubArguments
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Keep()
+    handler.addFilter(ScrubArguments("telegram"))
+    late = logging.getLogger("telegram.ext.CreatedLaterForATest")
+    ours = logging.getLogger("bot.test_scrub_neighbour")
+    for logger in (late, ours):
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+    try:
+        try:
+            raise ValueError(f"bad text {SSN}")
+        except ValueError:
+            late.exception("Received data was %r", {"text": SSN})
+        ours.info("kept %s", "as is")
+    finally:
+        for logger in (late, ours):
+            logger.removeHandler(handler)
+            logger.propagate = True
+    assert lines[0] == "Received data was %r [ValueError]"
+    assert lines[1] == "kept as is"

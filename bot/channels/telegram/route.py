@@ -28,7 +28,9 @@ waits retry_after on 429.
 
 Only private chats are served: in a group, account data would reach every member.
 Logs never hold the token (bot.logs quiets httpx and redacts token shapes) nor update
-bodies (PTB logs API parameters at DEBUG, so `telegram` loggers are kept at INFO or above).
+contents: csbot logs exception types, never texts, and every `telegram` logger carries
+bot.logs.ScrubArguments (PTB's message templates without their arguments or exception texts;
+PTB logs API parameters at DEBUG and an unparsable getUpdates batch at CRITICAL).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from bot.channels.telegram.startup import WEBHOOK_PATH, TelegramConnection
 from bot.conversation.engine import ConversationEngine
 from bot.conversation.turn import Channel, InboundMessage, Outcome
 from bot.errors import DatabaseUnavailable
+from bot.logs import scrub_loggers
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -76,12 +79,14 @@ def file_base_url(base_url: str) -> str:
     return base + "/file"
 
 
-def _keep_telegram_logs_quiet() -> None:
-    # PTB logs every API call's parameters (message texts) and raw updates at DEBUG.
+def _guard_telegram_logs() -> None:
+    # PTB logs every API call's parameters (message texts) and raw updates at DEBUG, and an
+    # unparsable getUpdates batch at CRITICAL: kept at INFO, and scrubbed at every level.
     for name in ("telegram", "telegram.ext", "telegram.ext.Updater", "telegram.ext.ExtBot"):
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.INFO:
             logger.setLevel(logging.INFO)
+    scrub_loggers("telegram")
 
 
 class TelegramComponent:
@@ -114,7 +119,7 @@ class TelegramComponent:
         self.connection = TelegramConnection(
             self.application, settings, polling=polling, polling_error=self._on_polling_error
         )
-        _keep_telegram_logs_quiet()
+        _guard_telegram_logs()
 
     @property
     def bot(self) -> Bot:
