@@ -209,7 +209,7 @@ def test_failing_command_menu_does_not_keep_the_webhook_at_503(telegram, caplog)
         assert api.calls_to("setWebhook")
         assert post(client, text_update(13400, "/help")) == 200
         assert "888-208-4485" in "\n".join(texts(api))
-    assert "command menu" in logged(caplog)
+        wait_until(lambda: "command menu" in logged(caplog))  # logged, in the background
 
 
 # --- 4. a half-done start is finished, not restarted ------------------------------------------------
