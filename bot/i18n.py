@@ -34,9 +34,10 @@ def locales_dir() -> Path:
     raise FileNotFoundError("the locales/ folder with the message catalogs is missing")
 
 
-def normalise_locale(code: str | None) -> str | None:
-    """'fr-CA' -> 'fr'; unknown languages -> None."""
-    if not code:
+def normalise_locale(code: object) -> str | None:
+    """'fr-CA' -> 'fr'; unknown languages, and anything not a string (a client's hint is
+    whatever it sent, e.g. Telegram's language_code as a number) -> None."""
+    if not code or not isinstance(code, str):
         return None
     lang = code.strip().lower().replace("_", "-").split("-")[0]
     return lang if lang in LOCALES else None

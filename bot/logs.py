@@ -1,7 +1,10 @@
 """Logging: one format, noisy libraries quieted, secrets redacted as a last line of defence.
 
-The first defence is never passing a secret to a logger. This filter catches what libraries
+The first defence is never passing a secret to a logger. RedactSecrets catches what libraries
 log on their own: httpx logs request URLs at INFO, and a Telegram URL holds the bot token.
+ScrubArguments keeps a library's message templates but none of their arguments or exception
+texts: python-telegram-bot logs API parameters and answers at DEBUG, and a whole getUpdates
+batch it cannot parse at CRITICAL ("Received data was %r"), a parent's SSN included.
 """
 
 from __future__ import annotations
@@ -44,11 +47,47 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class ScrubArguments(logging.Filter):
+    """For the records of the logger `prefix` and those below it: the message template and the
+    exception's type stay; the arguments, the exception's text and the traceback go.
+
+    On a logger it rewrites the record before any handler sees it (but applies only to
+    records logged by that very logger: see scrub_loggers); on a handler it applies to
+    whatever reaches it from the hierarchy."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name != self.prefix and not record.name.startswith(self.prefix + "."):
+            return True
+        template = record.msg if isinstance(record.msg, str) else f"<{type(record.msg).__name__}>"
+        exc_type = record.exc_info[0] if record.exc_info else None
+        if exc_type is not None:
+            template = f"{template} [{exc_type.__name__}]"
+        record.msg, record.args = template, None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def scrub_loggers(prefix: str) -> None:
+    """Put ScrubArguments(prefix) on the logger `prefix` and on every logger below it that
+    exists now. Call it after importing the library (python-telegram-bot creates its loggers,
+    e.g. telegram.ext.ExtBot, when its modules are imported); calling it again is harmless."""
+    names = [prefix, *(name for name in list(logging.root.manager.loggerDict) if name.startswith(prefix + "."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ScrubArguments) and f.prefix == prefix for f in logger.filters):
+            logger.addFilter(ScrubArguments(prefix))
+
+
 def configure_logging(settings: Settings, level: str | None = None) -> None:
     root = logging.getLogger()
     root.setLevel((level or settings.log_level).upper())
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ScrubArguments("telegram"))  # loggers created after scrub_loggers ran
     handler.addFilter(
         RedactSecrets(
             [

@@ -630,7 +630,7 @@ def test_unreachable_api_at_startup_does_not_stop_the_service(make_settings, sql
 
     async def run():
         await component.startup()  # logs and keeps retrying in the background
-        assert component._connector is not None and not component._ready.is_set()
+        assert component.connection._tasks and not component.connection.ready.is_set()
         await component.shutdown()
 
     asyncio.run(run())

@@ -4,7 +4,10 @@ It answers the methods csbot uses (getMe, setWebhook, deleteWebhook, setMyComman
 sendMessage, sendDocument, sendPhoto, deleteMessage, answerCallbackQuery, sendChatAction,
 getUpdates) the way Telegram does (`{"ok": true, "result": ...}`), records every call with
 its parameters and uploaded files, and can be told to answer one call with 429 and a
-retry_after, as Telegram's flood control does.
+retry_after, as Telegram's flood control does, to fail a method with another HTTP status
+(`fail`), to answer a method with a result of the test's choosing (`answer_with`, e.g. a
+getMe without `is_bot`), or to hand getUpdates a raw batch once (`push_raw_batch`, e.g. one
+python-telegram-bot cannot parse).
 
     with FakeBotApi(token) as api:
         settings TELEGRAM_API_BASE_URL = api.base_url     # http://127.0.0.1:PORT/bot
@@ -80,7 +83,16 @@ class Call:
 class _Failure:
     method: str
     retry_after: int
-    remaining: int
+    remaining: int  # -1: every call
+    status: int = 429
+    skip: int = 0  # calls answered normally before the failures start
+
+
+@dataclass
+class _Answer:
+    method: str
+    result: Any
+    remaining: int  # -1: every call
 
 
 @dataclass
@@ -93,6 +105,8 @@ class FakeBotApi:
         self._lock = threading.Lock()
         self._message_ids = itertools.count(5000)
         self._failures: list[_Failure] = []
+        self._answers: list[_Answer] = []
+        self._raw_batches: list[list[Any]] = []
         self._updates: list[dict[str, Any]] = []
         self._updates_event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,6 +174,31 @@ class FakeBotApi:
         with self._lock:
             self._failures.append(_Failure(method, retry_after, times))
 
+    def fail(self, method: str, status: int = 500, *, times: int = 1, skip: int = 0) -> None:
+        """Answer `times` calls of `method` (-1: every call, until `clear_faults`) with the HTTP
+        `status` (500: python-telegram-bot raises NetworkError), after `skip` normal answers."""
+        with self._lock:
+            self._failures.append(_Failure(method, 0, times, status=status, skip=skip))
+
+    def answer_with(self, method: str, result: Any, *, times: int = -1) -> None:
+        """Answer `times` calls of `method` (-1: every call, until `clear_faults`) with
+        `{"ok": true, "result": result}`, e.g. a getMe without is_bot."""
+        with self._lock:
+            self._answers.append(_Answer(method, result, times))
+
+    def clear_faults(self) -> None:
+        """Forget every failure and answer set up by fail, fail_next and answer_with."""
+        with self._lock:
+            self._failures.clear()
+            self._answers.clear()
+
+    def push_raw_batch(self, batch: list[Any]) -> None:
+        """The next getUpdates answers exactly `batch` (once), parsable or not."""
+        with self._lock:
+            self._raw_batches.append(batch)
+        if self._loop is not None and self._updates_event is not None:
+            self._loop.call_soon_threadsafe(self._updates_event.set)
+
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for getUpdates (polling mode)."""
         with self._lock:
@@ -209,14 +248,28 @@ class FakeBotApi:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         with self._lock:
             for failure in self._failures:
-                if failure.method == method and failure.remaining > 0:
-                    failure.remaining -= 1
-                    return 429, {
-                        "ok": False,
-                        "error_code": 429,
-                        "description": f"Too Many Requests: retry after {failure.retry_after}",
-                        "parameters": {"retry_after": failure.retry_after},
+                if failure.method != method or failure.remaining == 0:
+                    continue
+                if failure.skip > 0:
+                    failure.skip -= 1
+                    continue
+                failure.remaining -= 1 if failure.remaining > 0 else 0
+                if failure.status != 429:
+                    return failure.status, {
+                        "ok": False, "error_code": failure.status, "description": "Internal Server Error",
                     }
+                return 429, {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": f"Too Many Requests: retry after {failure.retry_after}",
+                    "parameters": {"retry_after": failure.retry_after},
+                }
+            for answer in self._answers:
+                if answer.method == method and answer.remaining != 0:
+                    answer.remaining -= 1 if answer.remaining > 0 else 0
+                    return 200, {"ok": True, "result": answer.result}
+            if method == "getUpdates" and self._raw_batches:
+                return 200, {"ok": True, "result": self._raw_batches.pop(0)}
         handler = getattr(self, "_m_" + method, None)
         if handler is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
