@@ -95,8 +95,11 @@ class StepResult:
         choices: tuple[Choice, ...] | list[Choice] = (),
         document: DocumentRef | None = None,
         links: tuple[Link, ...] = (),
+        as_typed: bool = False,
     ) -> None:
-        self.replies.append(Reply(text=text, choices=tuple(choices), document=document, links=links))
+        self.replies.append(
+            Reply(text=text, choices=tuple(choices), document=document, links=links, as_typed=as_typed)
+        )
 
 
 @dataclass

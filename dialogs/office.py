@@ -129,10 +129,10 @@ def take_draft(ctx: DialogContext, text: str) -> None:
         # Cut at a word, and never "....": the cut's own punctuation goes before the dots.
         cut = preview[: limit - 3].rsplit(" ", 1)[0] if " " in preview[: limit - 3] else preview[: limit - 3]
         preview = cut.rstrip(" .,;:!?") + "..."
+    # The parent's own words in a reply of their own, shown as typed (accents and all).
+    ctx.result.say(_('You wrote: "{text}"').format(text=preview), as_typed=True)
     ctx.result.say(
-        _('Your message to the {office}: "{text}" To send it, reply SEND. To cancel, reply MENU.').format(
-            office=data.get("office", ""), text=preview
-        ),
+        _("To send it to the {office}, reply SEND. To cancel, reply MENU.").format(office=data.get("office", "")),
         [choice(ctx, Intent.SEND), choice(ctx, Intent.MENU)],
     )
 

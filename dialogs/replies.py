@@ -53,3 +53,6 @@ class Reply:
     choices: tuple[Choice, ...] = ()
     document: DocumentRef | None = None
     links: tuple[Link, ...] = ()
+    # Quotes what the parent typed: a channel shows it as written, never altering letters
+    # (SMS sends it in Unicode when it needs to, within the message budget).
+    as_typed: bool = False

@@ -17,8 +17,9 @@ class Channel(StrEnum):
 
 # What each channel can do, as the dialogs see it (the terminal renders as one of these).
 ABILITIES: dict[Channel, ChannelAbilities] = {
-    # Three list lines keep a page within two segments; the office preview likewise.
-    Channel.SMS: ChannelAbilities(page_size=3, sms_compliance=True, preview_length=120),
+    # Three list lines keep a page within two segments; the office preview, quoted as typed,
+    # fits two Unicode segments (134 characters) with its "You wrote" around it.
+    Channel.SMS: ChannelAbilities(page_size=3, sms_compliance=True, preview_length=110),
     Channel.TELEGRAM: ChannelAbilities(page_size=8, sms_compliance=False, preview_length=None),
 }
 

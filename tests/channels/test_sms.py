@@ -495,3 +495,13 @@ def test_a_step_that_misses_its_deadline_is_rolled_back_so_the_apology_is_true(
     monkeypatch.setattr(route, "HANDLE_TIMEOUT_SECONDS", 12)
     assert "on its way" in say("SEND")  # the preview was kept: resending works, once
     assert mailed() == 1
+
+
+def test_a_parents_own_words_are_quoted_as_typed_within_the_budget() -> None:
+    typed = Reply(text='Vous avez écrit : « Bonjour, j\u2019ai déménagé à Montréal, rue de l\u2019Église. »', as_typed=True)
+    [message] = render_reply(typed, locale="fr", encoding="gsm7")
+    assert "déménagé à Montréal, rue de l\u2019Église" in message and segments(message) <= 2
+    # Too long for two Unicode segments: folded, still whole and within the budget.
+    long_typed = Reply(text="Vous avez écrit : « " + "Ça coûte très cher. " * 9 + "»", as_typed=True)
+    for part in render_reply(long_typed, locale="fr", encoding="gsm7"):
+        assert is_gsm7(part) and segments(part) <= 2

@@ -15,6 +15,7 @@ import io
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -56,6 +57,10 @@ class Stack:
         self.server = server
         self.api = api
         self.db_path = db_path
+        # The command menu is set in the background once the webhook is ready: wait for both.
+        deadline = time.monotonic() + 20
+        while sum(c.method == "setMyCommands" for c in api.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.startup_calls = list(api.calls)  # before any test clears the record
 
     def post(self, update: dict | bytes, *, secret: str | None = SECRET, headers: dict | None = None) -> int:

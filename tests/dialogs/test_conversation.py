@@ -344,6 +344,18 @@ def test_office_message_refuses_an_ssn_in_any_spelling_and_the_own_pin(bot, mess
     assert "4320" not in stored and "48213" not in stored and "\uff10" not in stored
 
 
+def test_office_preview_quotes_the_parent_and_cuts_at_a_word(bot):
+    bot.verify(AMINATA)
+    bot.say("BUREAU")
+    bot.say("2")
+    outcome = bot.send("Bonjour, j'ai déménagé à Montréal. " * 5)
+    quoted, question = outcome.replies
+    assert quoted.as_typed and quoted.text.startswith("Vous avez écrit : « Bonjour, j'ai déménagé à Montréal.")
+    assert quoted.text.endswith("Montréal... »") and "...." not in quoted.text  # cut at a word
+    assert "ENVOYER" in question.text and [c.word for c in question.choices] == ["ENVOYER", "MENU"]
+    assert "Tapez d'abord" in bot.say("BUREAU") + bot.say("2") + bot.say("ENVOYER")  # SEND before typing
+
+
 def test_office_message_keeps_other_numbers(bot):
     bot.verify(MARIA)
     bot.say("OFFICE")

@@ -56,7 +56,7 @@ def render_reply(
             t = translator(locale)
             parts.append(t.gettext("Printable copy (the link works for 15 minutes): {link}").format(link=link))
     text = "\n".join(part for part in parts if part)
-    return fit_for_sms(text, encoding)
+    return fit_for_sms(text, encoding, as_typed=reply.as_typed)
 
 
 def render_choices(choices: tuple[Choice, ...], text: str, locale: str) -> str:
@@ -98,12 +98,13 @@ def merge_messages(messages: list[str]) -> list[str]:
     return merged
 
 
-def fit_for_sms(text: str, encoding: str) -> list[str]:
+def fit_for_sms(text: str, encoding: str, *, as_typed: bool = False) -> list[str]:
     """Make XML-safe, then split into messages of at most two segments. In `gsm7` mode each
     message is folded to the GSM-7 alphabet unless it fits as many segments as written: a short
-    French message keeps its accents (and a parent's words their spelling) at no extra cost."""
+    French message keeps its accents at no extra cost. A parent's own words (`as_typed`) are
+    kept as written whenever they fit the two-segment budget at all."""
     text = _XML_INVALID.sub("", text)
-    if encoding != "gsm7":
+    if encoding != "gsm7" or (as_typed and segments(text) <= MAX_SEGMENTS):
         return [part for part in split_to_fit(text, MAX_SEGMENTS) if part.strip()]
     messages = []
     for part in split_to_fit(fold_to_gsm7(text), MAX_SEGMENTS):
