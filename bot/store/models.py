@@ -296,3 +296,13 @@ class AuditRecord(Base):
     sender: Mapped[str] = mapped_column(String(64))
     record_kind: Mapped[str] = mapped_column(String(24))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class HealthProbe(Base):
+    """One row that GET /healthz rewrites every few seconds with the time of its probe: a
+    commit that succeeds proves the database still accepts writes (bot/web/health.py)."""
+
+    __tablename__ = "health_probe"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
