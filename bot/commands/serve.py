@@ -14,6 +14,7 @@ from bot.logs import configure_logging
 from bot.runtime import open_runtime
 from bot.store.database import normalise_url
 from bot.web.app import GRACEFUL_SHUTDOWN_SECONDS, create_app
+from bot.web.protocol import connection_limits
 
 
 def register(commands: Commands) -> None:
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "server_header": False,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         "lifespan": "on",
+        **connection_limits(),  # header timeout, open-connection limit (bot/web/protocol.py)
     }
     try:
         if workers == 1:

@@ -5,12 +5,14 @@ NOTHING, or add one to a counter) for both."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import Engine, Insert, Table, event, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.store.models import Base
@@ -56,6 +58,9 @@ def count_up(session: Session, model: type[Base], key: dict[str, Any], column: s
 # on SQLite it opens a deferred transaction instead of taking the write lock.
 READ_ONLY = "csbot_read_only"
 
+# How long a SQLite connection waits for the write lock before SQLITE_BUSY.
+BUSY_TIMEOUT_MS = 30000
+
 
 def read_only(engine: Engine) -> Engine:
     """The engine (same pool) for sessions that only read: on SQLite their transactions
@@ -93,7 +98,7 @@ def configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
         # Let SQLAlchemy's BEGIN (below) control transactions, not the sqlite3 module.
         dbapi_connection.isolation_level = None
@@ -106,3 +111,43 @@ def configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")  # a reader: never waits for the writer under WAL
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def impatient_write(conn: Connection, lock_wait_ms: int) -> Iterator[None]:
+    """A write transaction on a fresh `conn` that waits at most `lock_wait_ms` for a lock
+    (SQLite's write lock, a PostgreSQL row lock) instead of queueing; commits on success.
+    A lock that was not granted in time raises an error that `is_lock_wait` recognises."""
+    if conn.dialect.name == "sqlite":
+        # busy_timeout is the connection's own: set it before BEGIN IMMEDIATE waits, then
+        # restore it before the connection goes back to the pool.
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute(f"PRAGMA busy_timeout={int(lock_wait_ms)}")
+        try:
+            with conn.begin():
+                yield
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return
+    with conn.begin():
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(lock_wait_ms) * 2}")
+        yield
+
+
+def is_lock_wait(exc: BaseException) -> bool:
+    """True when `exc` means "another writer held the lock" (SQLITE_BUSY or SQLITE_LOCKED,
+    PostgreSQL's lock_not_available), not that the database refused the write."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = database_error_code(exc) or ""
+    return code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or code == "55P03"
+
+
+def database_error_code(exc: BaseException) -> str | None:
+    """The driver's error code (SQLite's name such as SQLITE_FULL, PostgreSQL's SQLSTATE),
+    which names the failure without quoting any SQL parameter."""
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "sqlite_errorname", None) or getattr(orig, "sqlstate", None)
+    return str(code) if code else None

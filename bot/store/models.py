@@ -307,3 +307,13 @@ class DocumentLinkOpen(Base):
     token_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     opens: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class HealthProbe(Base):
+    """One row that GET /healthz rewrites every few seconds with the time of its probe: a
+    commit that succeeds proves the database still accepts writes (bot/web/health.py)."""
+
+    __tablename__ = "health_probe"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
