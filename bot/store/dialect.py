@@ -4,6 +4,7 @@ NOTHING, or add one to a counter) for both."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from functools import cache
