@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, func, select
 from twilio.request_validator import RequestValidator
 
-from bot.channels.sms.gsm7 import is_gsm7, segments
 from bot.store.database import normalise_url
 from bot.store.models import Conversation, HandledDelivery, SmsOptOut
 from tests.support.databases import EXAMPLE_EXTRACT
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
+from tests.support.sms_checks import within_sms_budget
 
 pytestmark = pytest.mark.slow
 
@@ -237,7 +237,7 @@ def test_generated_bodies_through_the_server_never_5xx(client: SmsClient, body, 
     response = client.post(params, headers={"X-Twilio-Signature": client.sign(params)})
     assert response.status_code < 500
     for message in messages_of(response.text):
-        assert is_gsm7(message) and segments(message) <= 2
+        assert within_sms_budget(message), message
 
 
 # --- compliance words -------------------------------------------------------------------------
@@ -296,8 +296,7 @@ def _run_script(client: SmsClient, sender: str, script: list[str]) -> list[list[
         messages = client.say(sender, body)
         assert messages, f"no reply to {body!r}"
         for message in messages:
-            assert is_gsm7(message), message
-            assert segments(message) <= 2 and len(message) <= 306, message
+            assert within_sms_budget(message), message
         transcript.append(messages)
     return transcript
 

@@ -106,16 +106,11 @@ def fit_for_sms(text: str, encoding: str, *, as_typed: bool = False) -> list[str
     text = _XML_INVALID.sub("", text)
     if encoding != "gsm7" or (as_typed and segments(text) <= MAX_SEGMENTS):
         return [part for part in split_to_fit(text, MAX_SEGMENTS) if part.strip()]
-    messages = []
-    for part in split_to_fit(fold_to_gsm7(text), MAX_SEGMENTS):
-        if part.strip():
-            messages.append(part)
+    folded = [part for part in split_to_fit(fold_to_gsm7(text), MAX_SEGMENTS) if part.strip()]
     written = [part for part in split_to_fit(text, MAX_SEGMENTS) if part.strip()]
-    if len(written) == len(messages) and all(
-        segments(as_written) <= segments(folded) for as_written, folded in zip(written, messages, strict=True)
-    ):
-        return written
-    return messages
+    if len(written) == len(folded) == 1 and segments(written[0]) <= segments(folded[0]):
+        return written  # one message either way, and no dearer as written
+    return folded
 
 
 def twiml_response(messages: list[str]) -> Response:
