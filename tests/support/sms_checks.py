@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.channels.sms.gsm7 import fold_to_gsm7, is_gsm7, segments
 
-
 # A parent's own words, quoted back as typed (Unicode within the budget, whatever it costs).
 QUOTES_OF_THE_PARENT = ("You wrote:", "Vous avez écrit")
 

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, create_engine, func, select
 from twilio.request_validator import RequestValidator
 
+from bot.channels.sms.gsm7 import is_gsm7
 from bot.store.database import normalise_url
 from bot.store.models import Conversation, HandledDelivery, SmsOptOut
 from tests.support.databases import EXAMPLE_EXTRACT
@@ -323,8 +324,10 @@ def test_french_conversation(client: SmsClient) -> None:
     joined = "\n".join(sum(transcript, []))
     assert "Aminata" in joined
     assert "SOLDE" in joined and "PAIEMENTS" in joined  # the French menu words
-    assert "$US" in joined  # French money format, its no-break spaces folded
-    assert "\u202f" not in joined and "\u00a0" not in joined and "«" not in joined
+    assert "$US" in joined  # French money format
+    # Its no-break spaces and « » stay only where the message goes as written at no extra
+    # cost (every message passed within_sms_budget in _run_script); some were folded:
+    assert any(is_gsm7(m) and "$US" in m for m in sum(transcript, []))
     assert _documents_open(client, transcript) >= 2
 
 
