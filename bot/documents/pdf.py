@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -168,8 +169,34 @@ def draw_notice(sheet: Sheet, parties: Parties, notice: Notice) -> None:
     sheet.row(_("Month"), t.month(notice.month))
     sheet.pdf.ln(2)
     sheet.row(_("Collected"), t.money(notice.collected))
-    sheet.row(_("Disbursed to you"), t.money(notice.disbursed))
+    sheet.row(_("Sent to you"), t.money(notice.disbursed))  # the chat's words for it
     sheet.row(_("Balance owed"), t.money(notice.balance_owed), bold=True)
+
+
+_STATE_AND_ZIP = re.compile(r"^[A-Z]{2} [0-9]{5}(-[0-9]{4})?$")
+
+
+def address_lines(address: str) -> list[str]:
+    """A one-line postal address as an envelope writes it: "NYS Child Support Processing
+    Center, PO Box 15363, Albany, NY 12212-5363" -> name / box / "Albany, NY 12212-5363"."""
+    parts = [part.strip() for part in address.split(",") if part.strip()]
+    lines: list[str] = []
+    for part in parts:
+        if _STATE_AND_ZIP.match(part) and lines:
+            lines[-1] = f"{lines[-1]}, {part}"  # the city, state and ZIP share a line
+        else:
+            lines.append(part)
+    return lines
+
+
+def payee_of(address: str) -> str:
+    """Who a check is made out to: the first line of the remit-to address."""
+    return address_lines(address)[0] if address.strip() else ""
+
+
+def amount_blank(t: Translator) -> str:
+    """A blank for the amount, written the way the page writes money ("$____" / "____ $US")."""
+    return re.sub(r"[0-9][0-9.,\s\u00a0\u202f]*[0-9]", "____________", t.money(Decimal("0")))
 
 
 def draw_coupon(sheet: Sheet, parties: Parties, coupon: Coupon, remit_to: str) -> None:
@@ -188,8 +215,11 @@ def draw_coupon(sheet: Sheet, parties: Parties, coupon: Coupon, remit_to: str) -
         )
     )
     pdf.ln(2)
-    sheet.paragraph(_("Remit to:"), bold=True)
-    sheet.paragraph(remit_to)
+    sheet.paragraph(_("Make your check or money order payable to:"), bold=True)
+    sheet.paragraph(payee_of(remit_to))
+    pdf.ln(1)
+    sheet.paragraph(_("Mail it to:"), bold=True)
+    sheet.paragraph("\n".join(address_lines(remit_to)))
 
     # The stub sits at a fixed place near the bottom so the cut line is the same on every coupon.
     cut_y = max(pdf.get_y() + 10, 168.0)
@@ -210,5 +240,6 @@ def draw_coupon(sheet: Sheet, parties: Parties, coupon: Coupon, remit_to: str) -
     sheet.row(_("Coupon number"), coupon.id)
     sheet.row(_("Amount due"), amount, bold=True)
     sheet.row(_("Due date"), due)
-    sheet.row(_("Amount enclosed"), "$ ____________")
-    sheet.row(_("Remit to"), remit_to)
+    sheet.row(_("Amount enclosed"), amount_blank(t))
+    sheet.row(_("Payable to"), payee_of(remit_to))
+    sheet.row(_("Mail to"), "\n".join(address_lines(remit_to)))

@@ -209,11 +209,18 @@ def test_coupon_has_everything_to_pay_and_a_cut_line(loaded_runtime, example_ext
     text = pdf_text(pdf)
     for expected in (
         "Payment coupon", "James Carter", "Coupon number", "CS10000001-K1", "CS10000001",
-        "Amount due", "$450.00", "Due date", "Dec 1, 2026", "Remit to",
-        "NYS Child Support Processing Center", "PO Box 15363", "Cut here",
+        "Amount due", "$450.00", "Due date", "Dec 1, 2026", "Mail to",
+        "Make your check or money order payable to:", "Payable to", "Cut here",
         "return this stub with your payment", "Amount enclosed",
     ):
         assert expected in text, expected
+    # The remit-to address as an envelope needs it: one line each, city, state and ZIP together.
+    lines = [line.strip() for line in text.splitlines()]
+    payee = lines.index("Make your check or money order payable to:")
+    assert lines[payee + 1] == "NYS Child Support Processing Center"
+    mail_to = lines.index("Mail it to:")
+    assert lines[mail_to + 1 : mail_to + 4] == ["NYS Child Support Processing Center", "PO Box 15363", "Albany, NY 12212-5363"]
+    assert "Amount enclosed $____________" in text
     # The stub repeats what the processing center needs.
     assert text.count("CS10000001-K1") == 2 and text.count("$450.00") == 2
     # A dashed line is drawn (PDF operator "d" with a non-empty dash array).
@@ -233,9 +240,17 @@ def test_coupon_remit_to_address_comes_from_settings(make_settings, sqlite_url, 
         text = pdf_text(_render(rt, DocumentKind.COUPON, "P-1002", "CS10000001-K1")[1])
     finally:
         rt.dispose()
-    assert "Example Payments Unit, 1 Main St, Albany, NY 12207" in text
+    lines = [line.strip() for line in text.splitlines()]
+    assert "Example Payments Unit" in lines and "1 Main St" in lines and "Albany, NY 12207" in lines
     assert "Example County Child Support" in text
     assert "PO Box 15363" not in text
+
+
+def test_french_coupon_writes_its_blanks_and_payee_the_french_way(loaded_runtime):
+    _, pdf = _render(loaded_runtime, DocumentKind.COUPON, "P-1002", "CS10000001-K1", locale="fr")
+    text = pdf_text(pdf)
+    assert "____________ $US" in text and "$ ____" not in text
+    assert "Libellez votre chèque ou mandat à l'ordre de :" in text and "Adresse d'envoi" in text
 
 
 def test_monthly_notice(loaded_runtime, example_extract):
@@ -244,7 +259,7 @@ def test_monthly_notice(loaded_runtime, example_extract):
     text = pdf_text(pdf)
     for expected in (
         "Monthly notice", "Maria Lopez", "CS10000001", "October 2026",
-        "Collected", "$675.00", "Disbursed to you", "Balance owed", "$1,250.75",
+        "Collected", "$675.00", "Sent to you", "Balance owed", "$1,250.75",
     ):
         assert expected in text, expected
     _assert_private(text, example_extract, "P-1001", "P-1002")
