@@ -80,7 +80,7 @@ def test_scripted_telegram_conversation_in_french(loaded):
         "Merci, Aminata. Votre identité est vérifiée.",
         "[Solde → SOLDE]",  # menu buttons in her language
         "Dossier *0002 (vous recevez la pension) : 125,50 $US par semaine",
-        "Arriéré qui vous est dû : 3 545,50 $US",
+        "Arriéré en votre faveur : 3 545,50 $US",
         "Dossier *0003 (vous versez la pension) : 200,00 $US toutes les deux semaines",
         "Dossier *0003, vous versez la pension :", "saisie sur remboursement d'impôt",
         "par carte de débit",

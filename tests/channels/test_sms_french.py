@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from bot.channels.sms.gsm7 import is_gsm7
 from bot.channels.sms.render import fit_for_sms
 
 FRENCH = Path(__file__).resolve().parents[2] / "locales" / "fr" / "LC_MESSAGES" / "messages.po"
@@ -76,6 +77,18 @@ def test_every_french_message_as_sent_by_sms_is_spelled_right() -> None:
     hunspell = _hunspell_or_skip()
     problems = {source[:70]: words for source, sent in _french_sms_texts() if (words := _misspelled(hunspell, sent))}
     assert problems == {}
+
+
+def test_no_word_loses_a_letter_on_the_way() -> None:
+    """Folding can also make another real word (dû -> du, n° -> no): a word written with a
+    letter GSM-7 lacks must arrive as written, or not be used in a message that gets folded."""
+    lost = {}
+    for source, sent in _french_sms_texts():
+        filled = re.sub(r"\{(\w+)\}", lambda m: VALUES.get(m.group(1), "x"), source)
+        words = {word for word in re.findall(r"[^\W\d_]+", filled) if not is_gsm7(word)}
+        if missing := sorted(word for word in words if word not in sent):
+            lost[source[:70]] = missing
+    assert lost == {}
 
 
 def test_the_check_finds_what_folding_breaks() -> None:
