@@ -264,6 +264,20 @@ def test_a_word_in_one_language_chooses_it_for_the_whole_conversation(bot):
     assert "Payment" in bot.say("PAYMENTS", sender="+12125550102")
 
 
+def test_a_number_out_of_range_names_the_valid_ones(bot):
+    bot.verify(MARIA)
+    bot.say("MENU")
+    assert "Please send a number from 1 to 7, or a word such as MENU." == bot.say("12")
+    assert "from 1 to 7" in bot.say("0")
+    assert "Payments sent to you" in bot.say("3")  # and the conversation goes on
+
+
+def test_a_receiving_parent_asking_for_a_coupon_is_told_what_to_send_instead(bot):
+    bot.verify(MARIA)
+    refusal = bot.say("COUPON")
+    assert "parent who pays support" in refusal and "send DISBURSEMENTS" in refusal
+
+
 def test_numbers_pick_from_the_menu(bot):
     bot.verify(MARIA)
     assert "$1,475.75" in bot.say("1")  # no menu on screen: the menu's numbers still work
