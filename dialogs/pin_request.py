@@ -13,8 +13,8 @@ from dialogs.shapes import TYPED_ZIP
 from dialogs.text import HELPLINE, TTY
 from dialogs.verification import read_ssn
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$", re.ASCII)
-_SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$", re.ASCII)
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})\Z", re.ASCII)
+_SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})\Z", re.ASCII)
 
 
 def parse_birth_date(text: str, locale: str, today: dt.date) -> dt.date | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-SSN_SHAPE = re.compile(r"^[0-9]{9}$")
-PIN_SHAPE = re.compile(r"^[0-9]{5}$")
-ZIP_SHAPE = re.compile(r"^[0-9]{5}(-[0-9]{4})?$")  # as records hold it: 12345 or 12345-6789
+SSN_SHAPE = re.compile(r"^[0-9]{9}\Z")
+PIN_SHAPE = re.compile(r"^[0-9]{5}\Z")
+ZIP_SHAPE = re.compile(r"^[0-9]{5}(-[0-9]{4})?\Z")  # as records hold it: 12345 or 12345-6789
 # As a parent types it: the dash of ZIP+4 may be left out; group 1 is the 5-digit ZIP.
-TYPED_ZIP = re.compile(r"^([0-9]{5})(?:-?[0-9]{4})?$")
+TYPED_ZIP = re.compile(r"^([0-9]{5})(?:-?[0-9]{4})?\Z")
 _SSN_SEPARATORS = re.compile(r"[\s-]")
 
 

@@ -25,14 +25,14 @@ class Bad(Exception):
     """A field value is wrong; the message never quotes the value."""
 
 
-_MONEY = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-_OFFICE_CODE = re.compile(r"^[A-Z0-9-]{1,16}$")
-_CASE_NUMBER = re.compile(r"^[A-Z0-9]{1,20}$")
+_MONEY = re.compile(r"^-?[0-9]+\.[0-9]{2}\Z")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])\Z")
+_OFFICE_CODE = re.compile(r"^[A-Z0-9-]{1,16}\Z")
+_CASE_NUMBER = re.compile(r"^[A-Z0-9]{1,20}\Z")
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is the office's
 # mail server's business; this catches a phone number or a name typed into the email column.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z0-9-]{2,}\Z")
 
 
 def text(max_len: int) -> Callable[[Any], str]:
@@ -106,7 +106,7 @@ def email(value: Any) -> str:
 
 # A North American number written the usual ways: (212) 555-0111, 212.555.0111, +1 212...
 # (in ASCII digits: other digits go through phonenumbers, which returns them as ASCII)
-_NANP = re.compile(r"^(?:\+?1[\s.-]?)?\(?([2-9][0-9]{2})\)?[\s.-]?([2-9][0-9]{2})[\s.-]?([0-9]{4})$")
+_NANP = re.compile(r"^(?:\+?1[\s.-]?)?\(?([2-9][0-9]{2})\)?[\s.-]?([2-9][0-9]{2})[\s.-]?([0-9]{4})\Z")
 
 
 def phone(value: Any) -> str:

@@ -267,7 +267,7 @@ def test_a_word_in_one_language_chooses_it_for_the_whole_conversation(bot):
 def test_a_number_out_of_range_names_the_valid_ones(bot):
     bot.verify(MARIA)
     bot.say("MENU")
-    assert "Please send a number from 1 to 7, or a word such as MENU." == bot.say("12")
+    assert bot.say("12") == "Please send a number from 1 to 7, or a word such as MENU."
     assert "from 1 to 7" in bot.say("0")
     assert "Payments sent to you" in bot.say("3")  # and the conversation goes on
 

@@ -254,6 +254,10 @@ RULES: list[tuple[str, Mutation, str]] = [
      "people[2].ssn: must be 9 digits (dashes and spaces allowed)"),
     ("pin in full-width digits", _set("people.1.pin", "\uff19\uff10\uff15\uff11\uff17"),
      "people[1].pin: must be exactly 5 digits"),
+    # "$" matches before a final newline: a PIN stored as "90517\n" could never be typed.
+    ("pin with a trailing newline", _set("people.1.pin", "90517\n"), "people[1].pin: must be exactly 5 digits"),
+    ("office code with a trailing newline", _set("offices.0.code", "MAN\n"),
+     "offices[0].code: must be 1-16 characters of A-Z, 0-9 and -"),
     ("zip in full-width digits", _set("people.0.mailing_address.zip", "\uff11\uff10\uff10\uff12\uff17"),
      "people[0].mailing_address.zip: must be a ZIP code: 5 digits or ZIP+4 (12345-6789)"),
     ("date in full-width digits", _set("people.0.date_of_birth", "\uff11\uff19\uff18\uff18-03-14"),
