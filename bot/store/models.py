@@ -317,3 +317,35 @@ class HealthProbe(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class OutboundMessage(Base):
+    """The outbound queue: every message the bot sends outside a webhook answer (Telegram
+    replies, office-answer notices, alerts), delivered by the sender in csbot serve / worker.
+
+    `payload` is what the channel's sender needs, rendered when queued (bot/outbound/messages.py
+    names its shapes); `priority` orders the work (lower first: deleting a secret, then replies,
+    then notices and alerts); within one chat, messages leave in `id` order."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        Index("ix_outbound_messages_due", "status", "priority", "next_attempt_at"),
+        Index("ix_outbound_messages_chat", "channel", "recipient", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # delete | reply | notice | alert
+    channel: Mapped[str] = mapped_column(String(16))  # sms | telegram
+    recipient: Mapped[str] = mapped_column(String(64))  # E.164 number or Telegram chat id
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[int] = mapped_column(Integer)
+    # queued | sending | sent | delivered | undelivered | failed | suppressed
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)  # Twilio SID, Telegram message id
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
