@@ -11,8 +11,6 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from bot.documents.access import (
     DocumentNotFound,
@@ -21,7 +19,6 @@ from bot.documents.access import (
     render_document,
 )
 from bot.documents.links import make_document_token
-from bot.documents.route import document_component
 from bot.runtime import Runtime, open_runtime
 from bot.store.models import (
     AuditRecord,
@@ -348,21 +345,6 @@ def test_agency_day_is_new_york_time():
 
 # --- GET /d/{token} ---------------------------------------------------------------------------------
 
-
-class _Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-def link_client(loaded_runtime):
-    clock = _Clock(NOW)
-    app = Starlette(routes=document_component(loaded_runtime, clock=clock).routes)
-    with TestClient(app) as client:
-        yield client, clock
 
 
 def _token(loaded_runtime, kind, person, record, locale="en", now=NOW):

@@ -21,25 +21,11 @@ from bot.documents.page import link_page
 from bot.documents.route import document_component
 from bot.store.models import AuditRecord, DocumentLinkOpen
 from dialogs.replies import DocumentKind, DocumentRef
+from tests.support.dialog_harness import Clock
 
 NOW = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)
 STATEMENT = DocumentRef(DocumentKind.STATEMENT, "P-1002", "CS10000001-S1", "en")
 
-
-class _Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-@pytest.fixture
-def link_client(loaded_runtime):
-    clock = _Clock(NOW)
-    app = Starlette(routes=document_component(loaded_runtime, clock=clock).routes)
-    with TestClient(app) as client:
-        yield client, clock
 
 
 def _token(runtime, ref: DocumentRef = STATEMENT, now: dt.datetime = NOW) -> str:
@@ -82,7 +68,7 @@ def test_the_limit_holds_across_workers_sharing_the_database(loaded_runtime, run
     """Two runtimes (two workers) on one database see one count."""
     other = runtime_factory(db_url, CSBOT_PUBLIC_URL="https://bot.example.org")
     token = _token(loaded_runtime)
-    apps = [Starlette(routes=document_component(r, clock=_Clock(NOW)).routes) for r in (loaded_runtime, other)]
+    apps = [Starlette(routes=document_component(r, clock=Clock(NOW)).routes) for r in (loaded_runtime, other)]
     with TestClient(apps[0]) as first, TestClient(apps[1]) as second:
         statuses = [(first if i % 2 else second).get("/d/" + token).status_code for i in range(OPENS_PER_LINK + 2)]
     assert statuses == [200] * OPENS_PER_LINK + [429, 429]
