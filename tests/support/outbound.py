@@ -23,7 +23,9 @@ def waiting_count(db: str | Path | Engine) -> int:
     if path.startswith("sqlite:///"):
         path = path[len("sqlite:///"):]
     elif "://" in path:
-        engine = create_engine(path)
+        from bot.store.database import normalise_url
+
+        engine = create_engine(normalise_url(path))
         try:
             return waiting_count(engine)
         finally:
