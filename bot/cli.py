@@ -16,6 +16,7 @@ from bot.commands import (
     import_extract,
     lockouts,
     office_messages,
+    outbound,
     pin_requests,
     serve,
     worker,
@@ -25,7 +26,7 @@ from bot.errors import CsbotError
 
 # In the order `csbot --help` lists them.
 COMMANDS = (
-    import_extract, demo, demo_data, chat, serve, worker, db, pin_requests, office_messages, lockouts, audit,
+    import_extract, demo, demo_data, chat, serve, worker, db, pin_requests, office_messages, outbound, lockouts, audit,
 )
 
 

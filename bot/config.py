@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     public_url: str = _env("CSBOT_PUBLIC_URL", default="http://127.0.0.1:8080")
 
     twilio_auth_token: str | None = _env("TWILIO_AUTH_TOKEN", default=None, repr=False)
+    twilio_account_sid: str | None = _env("TWILIO_ACCOUNT_SID", default=None)
+    twilio_from_number: str | None = _env("TWILIO_FROM_NUMBER", default=None)
+    twilio_api_base_url: str = _env("TWILIO_API_BASE_URL", default="https://api.twilio.com")
+    sms_per_second: float = _env("CSBOT_SMS_PER_SECOND", default=1.0, gt=0)
 
     telegram_bot_token: str | None = _env("TELEGRAM_BOT_TOKEN", default=None, repr=False)
     telegram_webhook_secret: str | None = _env("TELEGRAM_WEBHOOK_SECRET", default=None, repr=False)
@@ -108,6 +112,11 @@ class Settings(BaseSettings):
     @property
     def sms_enabled(self) -> bool:
         return bool(self.twilio_auth_token)
+
+    @property
+    def sms_sending_enabled(self) -> bool:
+        """The outbound queue can send SMS: Twilio's account SID, auth token and From number."""
+        return bool(self.twilio_auth_token and self.twilio_account_sid and self.twilio_from_number)
 
     @property
     def telegram_enabled(self) -> bool:

@@ -1,4 +1,7 @@
-"""`csbot worker`: the outbox worker alone, delivering office mail until SIGINT or SIGTERM."""
+"""`csbot worker`: the background senders alone, until SIGINT or SIGTERM: the office-mail
+outbox (with CSBOT_SMTP_HOST) and the outbound queue (SMS with TWILIO_ACCOUNT_SID,
+TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER; Telegram with TELEGRAM_BOT_TOKEN). It refuses to
+start only when it could send nothing at all; a part it cannot run is named in a warning."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
+from bot.outbound.sms import SMS_SENDER_VARIABLES
+from bot.outbound.worker import OutboundWorker, build_senders
 from bot.outbox.queue import count_waiting
 from bot.outbox.smtp import SMTP_VARIABLES
 from bot.outbox.worker import OutboxWorker
@@ -20,22 +25,27 @@ log = logging.getLogger("csbot.outbox")
 
 
 def register(commands: Commands) -> None:
-    parser = commands.add_parser("worker", help="run the outbox worker alone (office mail)")
+    parser = commands.add_parser(
+        "worker", help="run the background senders alone (office mail, SMS and Telegram messages)"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Deliver office mail until SIGINT or SIGTERM, then return 0. Without a mail server,
-    ConfigError naming the variables to set and how many messages wait."""
+    """Send until SIGINT or SIGTERM, then return 0. With nothing configured to send with,
+    ConfigError naming the variables to set and how many office messages wait."""
     configure_logging(settings)
-    runtime = open_runtime(settings, pool_size=2)
+    settings.check_channels()
+    runtime = open_runtime(settings, pool_size=4)
     try:
-        if not settings.smtp_enabled:
+        if not settings.smtp_enabled and not settings.sms_sending_enabled and not settings.telegram_enabled:
             with runtime.sessions() as session:
                 waiting = count_waiting(session)
             raise ConfigError(
-                f"CSBOT_SMTP_HOST is not set: the outbox worker has no mail server to send the"
-                f" {waiting} waiting office message(s) with (set {SMTP_VARIABLES})"
+                "nothing to send with: CSBOT_SMTP_HOST is not set, so the outbox worker has no mail"
+                f" server for the {waiting} waiting office message(s) (set {SMTP_VARIABLES}), and"
+                f" neither SMS ({SMS_SENDER_VARIABLES}) nor TELEGRAM_BOT_TOKEN is set for the"
+                " outbound queue"
             )
         asyncio.run(_run_until_signalled(runtime))
     finally:
@@ -44,13 +54,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run_until_signalled(runtime: Runtime) -> None:
-    worker = OutboxWorker(runtime)
+    outbox = OutboxWorker(runtime)  # without SMTP it only warns that office mail waits
+    outbound = OutboundWorker(runtime, build_senders(runtime))
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
-    await worker.start()
+    await outbox.start()
+    await outbound.start()
     await stop_requested.wait()
     log.info("outbox worker stopping")
-    await worker.stop()
+    await outbox.stop()
     log.info("outbox worker stopped")
+    await outbound.stop()
+    log.info("outbound sender stopped")

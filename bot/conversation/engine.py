@@ -43,6 +43,9 @@ _SAVE_CONVERSATION = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindpar
 
 MAX_INBOUND_LENGTH = 4000
 
+# Called inside the step's transaction, before its commit (see ConversationEngine.handle).
+Deliver = Callable[[Session, Outcome, dt.datetime], None]
+
 
 class StepTimedOut(TimeoutError):
     """The step was not committed: its answer could no longer be delivered in time."""
@@ -76,19 +79,24 @@ class ConversationEngine:
         }
         self._one_writer = one_writer_at_a_time(runtime.db)
 
-    def handle(self, message: InboundMessage, *, deadline: float | None = None) -> Outcome:
+    def handle(
+        self, message: InboundMessage, *, deadline: float | None = None, deliver: Deliver | None = None
+    ) -> Outcome:
         """One step for one message. With a `deadline` (time.monotonic()), a step that could
         not finish in time is rolled back and StepTimedOut raised, so the channel's apology is
-        true: nothing was done, and sending the message again is safe."""
+        true: nothing was done, and sending the message again is safe. `deliver` is called
+        with the step's session, outcome and time just before the commit (not for a repeated
+        delivery): a channel that answers later queues its replies there, in the same
+        transaction as the step (bot/outbound)."""
         wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
         if not self._one_writer.acquire(timeout=wait):
             raise StepTimedOut("waited too long for the database")
         try:
-            return self._handle(message, deadline)
+            return self._handle(message, deadline, deliver)
         finally:
             self._one_writer.release()
 
-    def _handle(self, message: InboundMessage, deadline: float | None) -> Outcome:
+    def _handle(self, message: InboundMessage, deadline: float | None, deliver: Deliver | None) -> Outcome:
         now = self._clock()
         channel = Channel(message.channel)
         sender = message.sender[:64]
@@ -140,12 +148,15 @@ class ConversationEngine:
                 # Leaving the block by an exception rolls the whole step back.
                 raise StepTimedOut("the step finished after its answer was due")
             result = context.result
-            return Outcome(
+            outcome = Outcome(
                 replies=result.replies,
                 locale=context.locale,
                 inbound_was_secret=result.inbound_was_secret,
                 silent=result.silent,
             )
+            if deliver is not None:
+                deliver(session, outcome, now)
+            return outcome
 
     def locale_of(self, channel: Channel, sender: str) -> str | None:
         """The language this chat's replies are in (the dialogs' rule), None for a chat never

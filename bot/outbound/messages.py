@@ -7,7 +7,8 @@ delivers what the worker claims; the worker owns claiming, leases, ordering, bac
 
 Payloads, by channel (JSON, rendered when queued so a sender needs nothing else):
 - sms: {"text": str}, one message within two segments (bot/channels/sms/render.py).
-- telegram, kind "delete": {"message_id": int}.
+- telegram, kind "delete": {"message_id": int, "locale": str}: delete a parent's message that
+  held a secret, then say so (bot/channels/base.py secret_note, in `locale`).
 - telegram, other kinds: {"text": str, "choices": [[label, word], ...], "document": {"kind",
   "person_id", "record_id", "locale"} or null, "links": [[url, caption, filename], ...],
   "locale": str}.
@@ -15,6 +16,7 @@ Payloads, by channel (JSON, rendered when queued so a sender needs nothing else)
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -102,3 +104,31 @@ class Sender(Protocol):
     async def send(self, message: Claimed) -> Outcome: ...
 
     async def close(self) -> None: ...
+
+
+class Doorbell:
+    """Wakes the sender at once when something was queued in this process (the webhook rings
+    it after its commit), instead of waiting for the next poll. Ringing before the loop
+    listens, or from a worker thread, is safe."""
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def listen(self) -> asyncio.Event:
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        return self._event
+
+    def ring(self) -> None:
+        event, loop = self._event, self._loop
+        if event is None or loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)

@@ -42,6 +42,18 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def backoff_ceiling(attempts: int, base: dt.timedelta, cap: dt.timedelta) -> dt.timedelta:
+    """The longest wait after the `attempts`-th failed attempt (1-based): base doubled, capped."""
+    exponent = min(max(attempts - 1, 0), 32)  # 2**32 * base is far past any cap
+    return min(cap, base * (1 << exponent))
+
+
+def full_jitter(ceiling: dt.timedelta, rng: random.Random) -> dt.timedelta:
+    """Full jitter: uniform between 0 and the ceiling (at least 1 s), so workers that failed
+    together (an outage) do not all come back at the same instant."""
+    return dt.timedelta(seconds=max(1.0, rng.uniform(0.0, ceiling.total_seconds())))
+
+
 @dataclass(frozen=True)
 class OutboxPolicy:
     """Timing of claims and retries. The defaults ride out about 1.5 hours of SMTP outage on
@@ -65,14 +77,10 @@ class OutboxPolicy:
 
     def backoff_ceiling(self, attempts: int) -> dt.timedelta:
         """The longest wait after the `attempts`-th failed attempt (1-based)."""
-        exponent = min(max(attempts - 1, 0), 32)  # 2**32 * base is far past any cap
-        return min(self.backoff_cap, self.backoff_base * (1 << exponent))
+        return backoff_ceiling(attempts, self.backoff_base, self.backoff_cap)
 
     def backoff(self, attempts: int, rng: random.Random) -> dt.timedelta:
-        """Full jitter: uniform between 0 and the exponential ceiling, so workers that failed
-        together (an outage) do not all come back at the same instant."""
-        ceiling = self.backoff_ceiling(attempts).total_seconds()
-        return dt.timedelta(seconds=max(1.0, rng.uniform(0.0, ceiling)))
+        return full_jitter(self.backoff_ceiling(attempts), rng)
 
     def max_outage(self) -> dt.timedelta:
         """The longest the backoff waits in all before the last attempt: the sum of the ceilings

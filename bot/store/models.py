@@ -349,3 +349,14 @@ class OutboundMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
+
+
+class UnreachableChat(Base):
+    """A Telegram chat that blocked the bot (the Bot API answered 403): the outbound queue
+    sends it nothing more until a new message from that chat clears the row."""
+
+    __tablename__ = "unreachable_chats"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(64), primary_key=True)
+    marked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

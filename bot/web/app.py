@@ -20,10 +20,13 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from bot.channels.sms.route import SMS_PATH, sms_component
+from bot.channels.sms.status import STATUS_PATH
 from bot.channels.telegram.route import telegram_component
 from bot.conversation.engine import ConversationEngine
 from bot.documents.route import document_component
 from bot.errors import ConfigError
+from bot.outbound.messages import Doorbell
+from bot.outbound.worker import OutboundComponent
 from bot.outbox.worker import outbox_component
 from bot.runtime import Runtime, open_runtime
 from bot.web.components import WebComponent
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # Request bodies: Twilio's form posts are a few KB, Telegram updates well under 1 MB.
 DEFAULT_BODY_LIMIT = 1024 * 1024
-BODY_LIMITS = {SMS_PATH: 64 * 1024}
+BODY_LIMITS = {SMS_PATH: 64 * 1024, STATUS_PATH: 64 * 1024}
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
@@ -47,12 +50,14 @@ def build_components(
     sms = sms_component(runtime, engine)
     if sms is not None:
         components.append(sms)
-    telegram = telegram_component(runtime, engine, polling=telegram_polling)
+    doorbell = Doorbell()  # the Telegram webhook rings the outbound sender after its commit
+    telegram = telegram_component(runtime, engine, polling=telegram_polling, doorbell=doorbell)
     if telegram is not None:
         components.append(telegram)
     components.append(document_component(runtime))
     if background:
         components.append(outbox_component(runtime))
+        components.append(OutboundComponent(runtime, doorbell))
         components.append(maintenance_component(runtime))  # hourly pruning of old ids
     return components
 
@@ -64,7 +69,8 @@ def create_app(
     background: bool = True,
     components: list[WebComponent] | None = None,
 ) -> Starlette:
-    """The ASGI app. `background=False` leaves out background tasks (outbox, pruning), for
+    """The ASGI app. `background=False` leaves out background tasks (outbox, outbound sender,
+    pruning), for
     tests of the routes alone; `components` replaces the configured ones entirely."""
     if components is None:
         components = build_components(

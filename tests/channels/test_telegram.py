@@ -31,6 +31,7 @@ from dialogs.context import Policy
 from dialogs.replies import DocumentKind, DocumentRef
 from tests.support.databases import EXAMPLE_EXTRACT
 from tests.support.fake_bot_api import FakeBotApi, callback_update, text_update
+from tests.support.outbound import wait_for_replies
 from tests.support.serve_process import csbot_env, run_csbot, start_serve
 
 pytestmark = pytest.mark.slow
@@ -72,6 +73,8 @@ class Stack:
             response = httpx.post(self.url, content=update, headers=all_headers, timeout=60)
         else:
             response = httpx.post(self.url, json=update, headers=all_headers, timeout=60)
+        if response.status_code == 200:
+            wait_for_replies(self.db_path)  # the replies leave from the outbound queue
         return response.status_code
 
     @property
@@ -533,6 +536,7 @@ def in_process(make_settings, sqlite_url, tmp_path):
     """The component in a Starlette app run by TestClient, against the fake Bot API."""
     from bot.channels.telegram.route import telegram_component
     from bot.conversation.engine import ConversationEngine
+    from bot.outbound.worker import OutboundComponent
     from bot.runtime import open_runtime
     from bot.web.app import create_app
 
@@ -547,7 +551,10 @@ def in_process(make_settings, sqlite_url, tmp_path):
 
     def client_with(engine_class=ConversationEngine):
         component = telegram_component(runtime, engine_class(runtime))
-        return TestClient(create_app(runtime, components=[component]))
+        sender = OutboundComponent(runtime, component.doorbell)  # sends the queued replies
+        client = TestClient(create_app(runtime, components=[component, sender]))
+        client.app_runtime = runtime  # for _post's wait for the queued replies
+        return client
 
     try:
         yield api, runtime, client_with
@@ -556,7 +563,10 @@ def in_process(make_settings, sqlite_url, tmp_path):
 
 
 def _post(client, update):
-    return client.post("/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    response = client.post("/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    if response.status_code == 200:
+        wait_for_replies(client.app_runtime.db)
+    return response
 
 
 def test_a_bug_gets_an_apology_with_an_error_id_and_200(in_process, caplog):
@@ -565,7 +575,7 @@ def test_a_bug_gets_an_apology_with_an_error_id_and_200(in_process, caplog):
     api, _runtime, client_with = in_process
 
     class BrokenEngine(ConversationEngine):
-        def handle(self, message):
+        def handle(self, message, **_hooks):
             raise RuntimeError(f"broken while reading {message.text}")
 
     with client_with(BrokenEngine) as client:

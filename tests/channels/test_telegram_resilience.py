@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from tests.support.fake_bot_api import BOT_USER, FakeBotApi, callback_update, text_update
+from tests.support.outbound import sender_for, wait_for_replies
 
 pytestmark = pytest.mark.slow
 
@@ -62,13 +63,17 @@ def telegram(make_settings, sqlite_url):
 def client_for(component) -> TestClient:
     from bot.web.app import create_app
 
-    return TestClient(create_app(component.runtime, components=[component]))
+    client = TestClient(create_app(component.runtime, components=[component, sender_for(component)]))
+    client.app_runtime = component.runtime  # for post's wait for the queued replies
+    return client
 
 
 def post(client, update) -> int:
     response = client.post(
         "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
     )
+    if response.status_code == 200:
+        wait_for_replies(client.app_runtime.db)  # the replies leave from the outbound queue
     return response.status_code
 
 
@@ -216,6 +221,8 @@ def test_failing_command_menu_does_not_keep_the_webhook_at_503(telegram, caplog)
 
 
 async def _run_until(component, predicate, timeout: float = 10.0) -> None:
+    sender = sender_for(component)  # polled updates' replies leave from the outbound queue
+    await sender.startup()
     await component.startup()
     try:
         deadline = time.monotonic() + timeout
@@ -225,6 +232,7 @@ async def _run_until(component, predicate, timeout: float = 10.0) -> None:
             await asyncio.sleep(0.02)
     finally:
         await component.shutdown()
+        await sender.shutdown()
 
 
 def test_polling_start_that_fails_after_the_updater_started_recovers(telegram, caplog):

@@ -5,7 +5,7 @@ sendMessage, sendDocument, sendPhoto, deleteMessage, answerCallbackQuery, sendCh
 getUpdates) the way Telegram does (`{"ok": true, "result": ...}`), records every call with
 its parameters and uploaded files, and can be told to answer one call with 429 and a
 retry_after, as Telegram's flood control does, to fail a method with another HTTP status
-(`fail`), to answer a method with a result of the test's choosing (`answer_with`, e.g. a
+(`fail`: 500, or 403 "bot was blocked by the user", 400), to answer slowly (`delay`), to answer a method with a result of the test's choosing (`answer_with`, e.g. a
 getMe without `is_bot`), or to hand getUpdates a raw batch once (`push_raw_batch`, e.g. one
 python-telegram-bot cannot parse).
 
@@ -113,6 +113,7 @@ class FakeBotApi:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        self.delay = 0.0  # seconds every answer waits (a slow Bot API)
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -236,6 +237,8 @@ class FakeBotApi:
         token = request.path_params["token"]
         method = request.path_params["method"]
         params, files = await _read_parameters(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         status, payload = self._answer(token, method, params)
         if method == "getUpdates" and status == 200 and not payload["result"]:
             payload = await self._long_poll(params)
@@ -255,9 +258,9 @@ class FakeBotApi:
                     continue
                 failure.remaining -= 1 if failure.remaining > 0 else 0
                 if failure.status != 429:
-                    return failure.status, {
-                        "ok": False, "error_code": failure.status, "description": "Internal Server Error",
-                    }
+                    description = {403: "Forbidden: bot was blocked by the user",
+                                   400: "Bad Request: chat not found"}.get(failure.status, "Internal Server Error")
+                    return failure.status, {"ok": False, "error_code": failure.status, "description": description}
                 return 429, {
                     "ok": False,
                     "error_code": 429,

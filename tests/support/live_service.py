@@ -24,6 +24,7 @@ from twilio.request_validator import RequestValidator
 from bot.store.database import normalise_url
 from tests.support.databases import EXAMPLE_EXTRACT as EXAMPLE
 from tests.support.fake_bot_api import FakeBotApi, text_update
+from tests.support.outbound import wait_for_replies
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
 
 TWILIO_TOKEN = "twilio-sec-auth-token-8f3a1c77e2"
@@ -113,7 +114,8 @@ class Sms:
 @dataclass
 class Telegram:
     """Posts updates to the webhook as Telegram does; reads the bot's answers from the fake
-    Bot API (the webhook handles an update completely before it answers)."""
+    Bot API once the outbound queue has sent them (the webhook answers 200 as soon as the
+    step and its queued replies are committed)."""
 
     server: ServeProcess
     api: FakeBotApi
@@ -136,6 +138,8 @@ class Telegram:
             response = self.http.post(self.url, content=content, headers=headers)
             # 503 until the bot has connected to the (fake) Bot API after start-up.
             if response.status_code != 503 or time.monotonic() > deadline:
+                if response.status_code == 200:
+                    wait_for_replies(self.server.env["CSBOT_DATABASE_URL"])
                 return response
             time.sleep(0.1)
 

@@ -22,7 +22,6 @@ import datetime as dt
 import logging
 import re
 import time
-import urllib.parse
 from functools import partial
 
 import anyio
@@ -35,6 +34,8 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.base import apology_text, log_failure, new_error_id
 from bot.channels.sms.render import fit_for_sms, render_outcome, twiml_response
+from bot.channels.sms.signature import parse_form, signature_ok
+from bot.channels.sms.status import STATUS_PATH, StatusCallbacks
 from bot.conversation.engine import ConversationEngine
 from bot.conversation.turn import Channel, InboundMessage, Outcome
 from bot.documents.links import make_document_token
@@ -51,12 +52,12 @@ STUCK_THREAD_GRACE_SECONDS = 2
 LOCALE_LOOKUP_TIMEOUT_SECONDS = 2
 # Twilio's message SIDs: SM (SMS) or MM (MMS) and 32 hex digits.
 _MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
-_SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 
 
 
 class SmsComponent:
-    """The Twilio webhook route; nothing to start or stop."""
+    """The Twilio webhook routes (messages, and delivery reports: bot.channels.sms.status);
+    nothing to start or stop."""
 
     def __init__(self, runtime: Runtime, engine: ConversationEngine) -> None:
         settings = runtime.settings
@@ -66,7 +67,11 @@ class SmsComponent:
         self.validator = RequestValidator(settings.twilio_auth_token)
         self.signed_url = settings.public_url + SMS_PATH
         self.encoding = settings.sms_encoding
-        self.routes: list[BaseRoute] = [Route(SMS_PATH, self.handle, methods=["POST"])]
+        self.status = StatusCallbacks(runtime, self.validator, settings.public_url + STATUS_PATH)
+        self.routes: list[BaseRoute] = [
+            Route(SMS_PATH, self.handle, methods=["POST"]),
+            Route(STATUS_PATH, self.status.handle, methods=["POST"]),
+        ]
 
     async def startup(self) -> None:
         return None
@@ -81,7 +86,7 @@ class SmsComponent:
         if not signature:
             return Response(status_code=403)
         body = await request.body()  # bounded by bot.web.BodySizeLimit
-        params = _parse_form(body)
+        params = parse_form(body)
         if params is None or not self._signature_ok(request, params, signature):
             return Response(status_code=403)
 
@@ -112,16 +117,7 @@ class SmsComponent:
         return twiml_response(messages)
 
     def _signature_ok(self, request: Request, params: MultiDict, signature: str) -> bool:
-        url = self.signed_url
-        if request.url.query:  # Twilio signs the full URL it was given, query included
-            url += "?" + request.url.query
-        algorithm = _signature_algorithm(request.headers.get(_SIGNATURE_SETTINGS_HEADER))
-        try:
-            if algorithm is None:
-                return bool(self.validator.validate(url, params, signature))
-            return bool(self.validator.validate(url, params, signature, algorithm=algorithm))
-        except Exception:  # a malformed signature must be a 403, not a 500
-            return False
+        return signature_ok(self.validator, self.signed_url, request, params, signature)
 
     def render_outcome(self, outcome: Outcome) -> list[str]:
         return render_outcome(outcome, self.encoding, self.document_link)
@@ -143,35 +139,13 @@ class SmsComponent:
 
 
 def sms_component(runtime: Runtime, engine: ConversationEngine) -> SmsComponent | None:
-    """The SMS route, or None (route off, 404) when TWILIO_AUTH_TOKEN is not set."""
+    """The SMS routes, or None (route off, 404) when TWILIO_AUTH_TOKEN is not set."""
     if not runtime.settings.twilio_auth_token:
         return None
     return SmsComponent(runtime, engine)
 
 
 # --- pieces, testable alone ------------------------------------------------------------------
-
-
-def _parse_form(body: bytes) -> MultiDict | None:
-    """The posted form, or None when it is not UTF-8 application/x-www-form-urlencoded."""
-    try:
-        text = body.decode("utf-8")
-        pairs = urllib.parse.parse_qsl(
-            text, keep_blank_values=True, encoding="utf-8", errors="strict"
-        )
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return MultiDict(pairs)
-
-
-def _signature_algorithm(settings_header: str | None) -> str | None:
-    """The algorithm named by X-Twilio-Webhooks-Signature-Settings, when twilio supports it."""
-    if not settings_header:
-        return None
-    from twilio import request_validator
-
-    pick = getattr(request_validator, "get_signature_algorithm", None)
-    return pick(settings_header) if pick is not None else None
 
 
 def normalise_sender(raw: str) -> str | None:

@@ -8,9 +8,11 @@ Webhook mode (the default; `csbot serve`):
        Anything else odd about it (fields of the wrong type, an update python-telegram-bot
        cannot read, a group chat) is acknowledged with 200 and ignored, logged without its
        content: Telegram would only deliver it again, forever.
-    3. The update is handled completely (engine step, every reply sent) before the answer,
-       so a crash before the 200 makes Telegram deliver it again; the engine acknowledges a
-       repeated update_id without acting on it again.
+    3. The engine step and the queueing of its replies commit in one transaction, then the
+       webhook answers 200 at once and rings the outbound sender (bot/outbound), which sends
+       the replies in order, whatever the Bot API is doing. A crash before the commit makes
+       Telegram deliver the update again; the engine acknowledges a repeated update_id
+       without acting on it again.
     4. A database that does not answer (OperationalError, DatabaseUnavailable): 503 with
        nothing recorded, so Telegram redelivers later. Any other failure: logged with an
        error id (never the update's content), a short apology in the chat, and 200, since
@@ -23,8 +25,9 @@ the webhook is deleted and updates are fetched with getUpdates in the background
 handling applies (a transient failure gets an apology, as polling cannot ask for a
 redelivery).
 
-Replies are sent by bot.channels.telegram.render. Rate limits: AIORateLimiter paces sends and
-waits retry_after on 429.
+Replies are queued by bot.channels.telegram.render and sent by bot.outbound.telegram (its
+rates, 429s and retries are the queue's). What is said here directly: a button press's
+acknowledgement (in the background, never delaying the answer) and an apology.
 
 Only private chats are served: in a group, account data would reach every member.
 Logs never hold the token (bot.logs quiets httpx and redacts token shapes) nor update
@@ -35,9 +38,11 @@ PTB logs API parameters at DEBUG and an unparsable getUpdates batch at CRITICAL)
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
+from functools import partial
 
 import anyio
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -50,12 +55,13 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
 from bot.channels.base import log_failure, new_error_id
-from bot.channels.telegram.render import TelegramInbound, TelegramReplies
-from bot.channels.telegram.startup import WEBHOOK_PATH, TelegramConnection
+from bot.channels.telegram.render import TelegramInbound, TelegramReplies, queue_outcome
+from bot.channels.telegram.startup import WEBHOOK_PATH, TelegramConnection, file_base_url
 from bot.conversation.engine import ConversationEngine
 from bot.conversation.turn import Channel, InboundMessage, Outcome
 from bot.errors import DatabaseUnavailable
 from bot.logs import scrub_loggers
+from bot.outbound.messages import Doorbell
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -71,14 +77,6 @@ class _Transient(Exception):
     """The update could not be handled now and nothing was recorded: ask for a redelivery."""
 
 
-def file_base_url(base_url: str) -> str:
-    """Telegram's file URL for a Bot API base URL: .../bot -> .../file/bot."""
-    base = base_url.rstrip("/")
-    if base.endswith("/bot"):
-        return base[: -len("/bot")] + "/file/bot"
-    return base + "/file"
-
-
 def _guard_telegram_logs() -> None:
     # PTB logs every API call's parameters (message texts) and raw updates at DEBUG, and an
     # unparsable getUpdates batch at CRITICAL: kept at INFO, and scrubbed at every level.
@@ -90,12 +88,16 @@ def _guard_telegram_logs() -> None:
 
 
 class TelegramComponent:
-    def __init__(self, runtime: Runtime, engine: ConversationEngine, *, polling: bool = False) -> None:
+    def __init__(
+        self, runtime: Runtime, engine: ConversationEngine, *, polling: bool = False, doorbell: Doorbell | None = None
+    ) -> None:
         settings = runtime.settings
         assert settings.telegram_bot_token  # telegram_component checks before building
         self.runtime = runtime
         self.engine = engine
         self.polling = polling
+        self.doorbell = doorbell or Doorbell()  # rung once replies are queued and committed
+        self._background: set[asyncio.Task[None]] = set()
         self._secret = (settings.telegram_webhook_secret or "").encode("utf-8")
         builder = (
             Application.builder()
@@ -140,6 +142,8 @@ class TelegramComponent:
         await self.connection.start()
 
     async def shutdown(self) -> None:
+        if self._background:
+            await asyncio.wait(self._background, timeout=5)
         await self.connection.stop()
 
     # --- the webhook -----------------------------------------------------------------------
@@ -199,7 +203,9 @@ class TelegramComponent:
             return
         error_id = new_error_id()
         try:
-            outcome: Outcome = await anyio.to_thread.run_sync(self.engine.handle, inbound.message)
+            outcome: Outcome = await anyio.to_thread.run_sync(
+                partial(self.engine.handle, inbound.message, deliver=partial(queue_outcome, inbound))
+            )
         except _TRANSIENT as exc:
             log_failure(log, "Telegram update (database unavailable)", error_id, exc)
             if may_retry:
@@ -214,14 +220,11 @@ class TelegramComponent:
             return
         if outcome.duplicate:
             return  # acknowledged before; nothing more to do or say
-        await self.replies.answer_button(inbound)
-        try:
-            await self.replies.render(inbound, outcome)
-        except Exception as exc:
-            # The engine has recorded the step: a redelivery would be a duplicate, so
-            # answering 200 loses only what could not be sent now.
-            log_failure(log, "Telegram replies", error_id, exc)
-            await self.replies.apologise(inbound, error_id)
+        self.doorbell.ring()
+        if inbound.callback_query_id is not None:
+            task = asyncio.create_task(self.replies.answer_button(inbound))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
 # --- pieces, testable alone --------------------------------------------------------------------
 
@@ -274,9 +277,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def telegram_component(runtime: Runtime, engine: ConversationEngine, polling: bool = False) -> TelegramComponent | None:
+def telegram_component(
+    runtime: Runtime, engine: ConversationEngine, polling: bool = False, doorbell: Doorbell | None = None
+) -> TelegramComponent | None:
     """The Telegram route and bot, or None (route off, 404) without TELEGRAM_BOT_TOKEN."""
     if not runtime.settings.telegram_bot_token:
         return None
     runtime.settings.check_channels()  # the webhook secret is required with the token
-    return TelegramComponent(runtime, engine, polling=polling)
+    return TelegramComponent(runtime, engine, polling=polling, doorbell=doorbell)

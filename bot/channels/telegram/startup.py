@@ -47,6 +47,14 @@ MENU_ATTEMPTS = 5
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
+def file_base_url(base_url: str) -> str:
+    """Telegram's file URL for a Bot API base URL: .../bot -> .../file/bot."""
+    base = base_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base[: -len("/bot")] + "/file/bot"
+    return base + "/file"
+
+
 def failure_kind(exc: BaseException) -> str:
     """What a log may say about a failure: its type, never its text."""
     return "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
