@@ -108,7 +108,7 @@ class NoticeView:
 class OfficeMessageView:
     reference: str
     case_number: str
-    status: str  # queued | sending | sent | failed
+    status: str  # queued | sending | mailed | answered | read | failed
     created_at: dt.datetime
 
 
