@@ -11,6 +11,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
+from bot.office_answers.reader import ReplyReader
 from bot.outbox.queue import count_waiting
 from bot.outbox.smtp import SMTP_VARIABLES
 from bot.outbox.worker import OutboxWorker
@@ -20,7 +21,9 @@ log = logging.getLogger("csbot.outbox")
 
 
 def register(commands: Commands) -> None:
-    parser = commands.add_parser("worker", help="run the outbox worker alone (office mail)")
+    parser = commands.add_parser(
+        "worker", help="run the outbox worker alone (office mail; and the reply reader with CSBOT_IMAP_HOST)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -45,12 +48,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run_until_signalled(runtime: Runtime) -> None:
     worker = OutboxWorker(runtime)
+    reader = ReplyReader(runtime) if runtime.settings.imap_enabled else None
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
     await worker.start()
+    if reader is not None:
+        await reader.start()
     await stop_requested.wait()
     log.info("outbox worker stopping")
+    if reader is not None:
+        await reader.stop()
     await worker.stop()
     log.info("outbox worker stopped")

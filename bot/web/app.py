@@ -24,6 +24,7 @@ from bot.channels.telegram.route import telegram_component
 from bot.conversation.engine import ConversationEngine
 from bot.documents.route import document_component
 from bot.errors import ConfigError
+from bot.office_answers.reader import reply_reader_component
 from bot.outbox.worker import outbox_component
 from bot.runtime import Runtime, open_runtime
 from bot.web.components import WebComponent
@@ -53,6 +54,9 @@ def build_components(
     components.append(document_component(runtime))
     if background:
         components.append(outbox_component(runtime))
+        reader = reply_reader_component(runtime)  # answers from the offices, when IMAP is set
+        if reader is not None:
+            components.append(reader)
         components.append(maintenance_component(runtime))  # hourly pruning of old ids
     return components
 

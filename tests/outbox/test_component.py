@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 
-from bot.outbox.queue import QUEUED, MAILED, OutboxPolicy
+from bot.outbox.queue import MAILED, QUEUED, OutboxPolicy
 from bot.outbox.worker import OutboxComponent, drain_once
 from tests.support.outbox import (
     T0,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from bot.outbox.queue import FAILED, QUEUED, MAILED
+from bot.outbox.queue import FAILED, MAILED, QUEUED
 from bot.outbox.worker import drain_once
 from bot.store.models import OfficeMessage, Person
 from tests.support.databases import TEST_SECRET_KEY

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select, update
 
-from bot.outbox.queue import FAILED, QUEUED, MAILED, OutboxPolicy, claim_batch
+from bot.outbox.queue import FAILED, MAILED, QUEUED, OutboxPolicy, claim_batch
 from bot.outbox.worker import drain_once
 from bot.store.models import OfficeMessage
 from tests.support.outbox import (

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from bot.outbox.queue import QUEUED, SENDING, MAILED
+from bot.outbox.queue import MAILED, QUEUED, SENDING
 from bot.outbox.worker import drain_once
 from tests.support.databases import TEST_SECRET_KEY
 from tests.support.outbox import (
