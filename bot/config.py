@@ -64,6 +64,14 @@ class Settings(BaseSettings):
     smtp_password: str | None = _env("CSBOT_SMTP_PASSWORD", default=None, repr=False)
     smtp_starttls: StrictFlag = _env("CSBOT_SMTP_STARTTLS", default=False)
     smtp_from: str = _env("CSBOT_SMTP_FROM", default="csbot@localhost")
+    reply_to: str | None = _env("CSBOT_REPLY_TO", default=None)
+
+    imap_host: str | None = _env("CSBOT_IMAP_HOST", default=None)
+    imap_port: int = _env("CSBOT_IMAP_PORT", default=993, ge=1, le=65535)
+    imap_user: str | None = _env("CSBOT_IMAP_USER", default=None)
+    imap_password: str | None = _env("CSBOT_IMAP_PASSWORD", default=None, repr=False)
+    imap_starttls: StrictFlag = _env("CSBOT_IMAP_STARTTLS", default=False)
+    imap_mailbox: str = _env("CSBOT_IMAP_MAILBOX", default="INBOX")
 
     session_idle_seconds: int = _env("CSBOT_SESSION_IDLE_SECONDS", default=900, gt=0)
     sms_encoding: Literal["gsm7", "unicode"] = _env("CSBOT_SMS_ENCODING", default="gsm7")
@@ -125,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def smtp_enabled(self) -> bool:
         return bool(self.smtp_host)
+
+    @property
+    def imap_enabled(self) -> bool:
+        return bool(self.imap_host)
 
     def check_channels(self) -> None:
         if self.telegram_bot_token and not self.telegram_webhook_secret:

@@ -96,6 +96,7 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
                 settings.telegram_bot_token or "",
                 settings.telegram_webhook_secret or "",
                 settings.smtp_password or "",
+                settings.imap_password or "",
             ]
         )
     )

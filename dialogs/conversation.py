@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from dialogs import answers, menu, office, pin_request, verification
+from dialogs import answers, menu, office, office_answers, pin_request, verification
 from dialogs.context import DialogContext, State
 from dialogs.shapes import holds_ssn, is_number
 from dialogs.vocabulary import Intent, language_of_word, parse_intent
@@ -86,6 +86,7 @@ ANSWERS: dict[Intent, AnswerRule] = {
     Intent.NOTICE: AnswerRule(answers.notice),
     Intent.OFFICE: AnswerRule(office.start),
     Intent.SEND: AnswerRule(office.send),
+    Intent.MESSAGES: AnswerRule(office_answers.show),
     Intent.MORE: AnswerRule(answers.more),
     Intent.PDF: AnswerRule(answers.payment_history_pdf),
     # Where there is no carrier opt-out (Telegram), STOP is explained and changes nothing.

@@ -25,7 +25,7 @@ def menu_intents(cases: list[CaseView]) -> list[Intent]:
         items += [Intent.DISBURSEMENTS, Intent.NOTICE]
     if Role.PAYING in roles:
         items.append(Intent.COUPON)
-    items += [Intent.STATEMENT, Intent.OFFICE, Intent.LOGOUT]
+    items += [Intent.STATEMENT, Intent.OFFICE, Intent.MESSAGES, Intent.LOGOUT]
     return items
 
 

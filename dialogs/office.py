@@ -23,7 +23,9 @@ RECENT_MESSAGES = 3
 STATUS_LABELS = {
     "queued": N_("waiting to be sent"),
     "sending": N_("waiting to be sent"),
-    "sent": N_("sent to the office"),
+    "mailed": N_("sent to the office"),
+    "answered": N_("answered: send MESSAGES to read it"),
+    "read": N_("answered"),
     "failed": N_("delayed, staff are looking into it"),
 }
 

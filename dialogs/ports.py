@@ -108,8 +108,17 @@ class NoticeView:
 class OfficeMessageView:
     reference: str
     case_number: str
-    status: str  # queued | sending | sent | failed
+    status: str  # queued | sending | mailed | answered | read | failed
     created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeAnswerView:
+    id: int
+    reference: str  # of the parent's message it answers
+    answered_at: dt.datetime
+    text: str
+    read: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +175,12 @@ class AccountServices(Protocol):
         """Queue a message for the case's office in the outbox; return its reference."""
 
     def recent_office_messages(self, person_id: str, limit: int) -> list[OfficeMessageView]: ...
+
+    def office_answers(self, person_id: str, limit: int) -> list[OfficeAnswerView]:
+        """The offices' answers to this person's messages, newest first."""
+
+    def mark_office_answers_read(self, answer_ids: list[int]) -> None:
+        """Mark answers read (once); a message whose answers are all read becomes `read`."""
 
     def request_pin_remail(
         self, chat: ChatRef, ssn_token: str, date_of_birth: dt.date, zip_code: str

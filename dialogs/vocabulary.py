@@ -26,6 +26,7 @@ class Intent(StrEnum):
     NOTICE = "NOTICE"
     PDF = "PDF"  # the printable version of what was just shown (an addition to the interface)
     OFFICE = "OFFICE"
+    MESSAGES = "MESSAGES"  # the office's answers
     SEND = "SEND"
     MORE = "MORE"  # next page of a long list (an addition)
     PIN = "PIN"
@@ -71,6 +72,8 @@ VOCABULARY: tuple[Entry, ...] = (
     Entry(Intent.NOTICE, ("NOTICE",), ("AVIS",), ("notice",), N_("Monthly notice"), True),
     Entry(Intent.PDF, ("PDF",), ("PDF",), ("pdf",), N_("Printable copy (PDF)"), True, either_language=("PDF",)),
     Entry(Intent.OFFICE, ("OFFICE",), ("BUREAU",), ("office",), N_("Email your local office"), True),
+    Entry(Intent.MESSAGES, ("MESSAGES",), ("MESSAGES",), ("messages",), N_("Answers from your office"), True,
+          either_language=("MESSAGES",)),
     Entry(Intent.SEND, ("SEND",), ("ENVOYER",), ("send",), N_("Send")),
     # PLUS is an English word too: no hint of the parent's language.
     Entry(Intent.MORE, ("MORE",), ("PLUS",), ("more",), N_("More"), either_language=("PLUS",)),

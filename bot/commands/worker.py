@@ -14,6 +14,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.logs import configure_logging
+from bot.office_answers.reader import ReplyReader
 from bot.outbound.sms import SMS_SENDER_VARIABLES
 from bot.outbound.worker import OutboundWorker, build_senders
 from bot.outbox.queue import count_waiting
@@ -26,7 +27,8 @@ log = logging.getLogger("csbot.outbox")
 
 def register(commands: Commands) -> None:
     parser = commands.add_parser(
-        "worker", help="run the background senders alone (office mail, SMS and Telegram messages)"
+        "worker",
+        help="run the background work alone: office mail, SMS and Telegram messages, the reply reader",
     )
     parser.set_defaults(run=run)
 
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings.check_channels()
     runtime = open_runtime(settings, pool_size=4)
     try:
-        if not settings.smtp_enabled and not settings.sms_sending_enabled and not settings.telegram_enabled:
+        if not any((settings.smtp_enabled, settings.sms_sending_enabled, settings.telegram_enabled,
+                    settings.imap_enabled)):
             with runtime.sessions() as session:
                 waiting = count_waiting(session)
             raise ConfigError(
@@ -56,14 +59,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 async def _run_until_signalled(runtime: Runtime) -> None:
     outbox = OutboxWorker(runtime)  # without SMTP it only warns that office mail waits
     outbound = OutboundWorker(runtime, build_senders(runtime))
+    reader = ReplyReader(runtime) if runtime.settings.imap_enabled else None
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
     await outbox.start()
     await outbound.start()
+    if reader is not None:
+        await reader.start()
     await stop_requested.wait()
     log.info("outbox worker stopping")
+    if reader is not None:
+        await reader.stop()
     await outbox.stop()
     log.info("outbox worker stopped")
     await outbound.stop()

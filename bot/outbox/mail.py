@@ -64,7 +64,7 @@ def subject_for(mail: OfficeMail) -> str:
     return f"Parent message {mail.reference} - case {mail.case_number}"
 
 
-def body_for(mail: OfficeMail) -> str:
+def body_for(mail: OfficeMail, *, replies_read: bool = False) -> str:
     role = _ROLE_WORDS.get(mail.role, mail.role)
     received = mail.created_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     name = f"{mail.first_name} {mail.last_name}".strip()
@@ -79,9 +79,7 @@ def body_for(mail: OfficeMail) -> str:
         f"Wrote in by:  {describe_channel(mail.channel, mail.sender)}",
         f"Received:     {received}",
         "",
-        "The parent has no email address with the bot: please answer them by your",
-        "usual means (telephone or mail, using the contact details on file).",
-        "Replies to this email do not reach the parent.",
+        *_how_to_answer(mail.reference, replies_read),
         "",
         "----- message as typed by the parent -----",
         mail.body,
@@ -90,8 +88,26 @@ def body_for(mail: OfficeMail) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compose(mail: OfficeMail, smtp_from: str) -> EmailMessage:
-    """The EmailMessage for one office message (raises ValueError on unusable addresses)."""
+def _how_to_answer(reference: str, replies_read: bool) -> list[str]:
+    if replies_read:
+        return [
+            "To answer the parent, reply to this email from this office's address and write",
+            f"your answer above the quoted text (keep {reference} in the subject). The parent",
+            "is told in their chat that you answered, and reads your answer there after",
+            "signing in. Only the text is passed on: attachments are not forwarded.",
+            f"Staff can also answer with: csbot office-messages reply {reference}",
+        ]
+    return [
+        "To answer the parent in their chat, run: csbot office-messages reply",
+        f"{reference} (the parent is told you answered and reads it after signing in).",
+        "Replies to this email do not reach the parent; you can also answer them by",
+        "your usual means (telephone or mail, using the contact details on file).",
+    ]
+
+
+def compose(mail: OfficeMail, smtp_from: str, reply_to: str | None = None) -> EmailMessage:
+    """The EmailMessage for one office message (raises ValueError on unusable addresses).
+    With `reply_to` (CSBOT_REPLY_TO, the mailbox csbot reads), replies come back as answers."""
     if not mail.office_email or "@" not in mail.office_email:
         raise ValueError(f"office has no usable email address ({mail.office_email!r})")
     message = EmailMessage(policy=email.policy.SMTP)
@@ -101,9 +117,11 @@ def compose(mail: OfficeMail, smtp_from: str) -> EmailMessage:
     message["Date"] = format_datetime(mail.created_at.astimezone(dt.UTC))
     message["Message-ID"] = message_id_for(mail.reference, smtp_from)
     message["X-Csbot-Reference"] = mail.reference
+    if reply_to:
+        message["Reply-To"] = reply_to
     # Tell autoresponders not to answer an unattended mailbox.
     message["Auto-Submitted"] = "auto-generated"
     # Quoted-printable keeps the mail 7-bit clean (no reliance on the relay's 8BITMIME) and
     # still readable as source; it also keeps trailing spaces the parent typed.
-    message.set_content(body_for(mail), charset="utf-8", cte="quoted-printable")
+    message.set_content(body_for(mail, replies_read=bool(reply_to)), charset="utf-8", cte="quoted-printable")
     return message

@@ -1,9 +1,9 @@
-"""The office-message queue (table `office_messages`): claim, mark sent, mark a failed attempt,
-release. The timing of claims and retries is `OutboxPolicy`.
+"""The office-message queue (table `office_messages`): claim, mark mailed, mark a failed
+attempt, release. The timing of claims and retries is `OutboxPolicy`.
 
 Life of an office message:
 
-    queued --claim--> sending --sent--> sent
+    queued --claim--> sending --sent--> mailed --office answers--> answered --parent reads--> read
       ^                  |  \\--failure, attempts left--> queued (next_attempt_at = backoff)
       |                  |   \\--failure, no attempts left, or refused--> failed
       |                  \\--lease expired (worker crashed)--> claimable again
@@ -34,7 +34,8 @@ from bot.runtime import Runtime
 from bot.store.dialect import is_sqlite
 from bot.store.models import Office, OfficeMessage, Person
 
-QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+QUEUED, SENDING, MAILED, FAILED = "queued", "sending", "mailed", "failed"
+ANSWERED, READ = "answered", "read"  # bot/office_answers: an office answered; the parent read it
 ERROR_LIMIT = 500  # the width of the last_error column
 
 
@@ -188,7 +189,7 @@ def mark_sent(runtime: Runtime, item: Claimed, now: dt.datetime) -> None:
         session.execute(
             update(OfficeMessage)
             .where(OfficeMessage.id == item.id, OfficeMessage.status == SENDING)
-            .values(status=SENT, sent_at=now, claimed_until=None, last_error=None)
+            .values(status=MAILED, sent_at=now, claimed_until=None, last_error=None)
         )
 
 

@@ -174,7 +174,7 @@ class OutboxWorker:
         if item.mail is None:
             return DeliveryError(item.problem or "message cannot be composed")
         try:
-            message = compose(item.mail, self.settings.smtp_from)
+            message = compose(item.mail, self.settings.smtp_from, self.settings.reply_to)
         except ValueError as exc:  # a malformed office address or name from the extract
             return DeliveryError(scrub(f"cannot compose the mail: {exc}", self.settings))
         try:

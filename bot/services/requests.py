@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 
 from bot.services.base import SessionServices
-from bot.store.models import Case, OfficeMessage, Person, PinRequest, SmsOptOut
-from dialogs.ports import ChatRef, OfficeMessageView, Role
+from bot.store.models import Case, OfficeAnswer, OfficeMessage, Person, PinRequest, SmsOptOut
+from dialogs.ports import ChatRef, OfficeAnswerView, OfficeMessageView, Role
 
 PIN_REQUEST_BLOCK = dt.timedelta(days=30)
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
@@ -47,6 +47,41 @@ class RequestServices(SessionServices):
             .limit(limit)
         ).all()
         return [OfficeMessageView(m.reference, m.case_number, m.status, m.created_at) for m in rows]
+
+    def office_answers(self, person_id: str, limit: int) -> list[OfficeAnswerView]:
+        rows = self._session.execute(
+            select(OfficeAnswer, OfficeMessage.reference)
+            .join(OfficeMessage, OfficeMessage.id == OfficeAnswer.message_id)
+            .where(OfficeMessage.person_id == person_id)
+            .order_by(OfficeAnswer.received_at.desc(), OfficeAnswer.id.desc())
+            .limit(limit)
+        ).all()
+        return [
+            OfficeAnswerView(answer.id, reference, answer.received_at, answer.body, answer.read_at is not None)
+            for answer, reference in rows
+        ]
+
+    def mark_office_answers_read(self, answer_ids: list[int]) -> None:
+        if not answer_ids:
+            return
+        self._session.execute(
+            update(OfficeAnswer)
+            .where(OfficeAnswer.id.in_(answer_ids), OfficeAnswer.read_at.is_(None))
+            .values(read_at=self._now)
+        )
+        message_ids = self._session.scalars(
+            select(OfficeAnswer.message_id).where(OfficeAnswer.id.in_(answer_ids)).distinct()
+        ).all()
+        unread = (
+            select(OfficeAnswer.id)
+            .where(OfficeAnswer.message_id == OfficeMessage.id, OfficeAnswer.read_at.is_(None))
+            .exists()
+        )
+        self._session.execute(
+            update(OfficeMessage)
+            .where(OfficeMessage.id.in_(message_ids), OfficeMessage.status == "answered", ~unread)
+            .values(status="read")
+        )
 
     def request_pin_remail(
         self, chat: ChatRef, ssn_token: str, date_of_birth: dt.date, zip_code: str

@@ -80,7 +80,7 @@ def office_messages(runtime: Runtime, *, include_sent: bool) -> list[OfficeMessa
     with runtime.sessions() as session:
         query = select(OfficeMessage).order_by(OfficeMessage.created_at, OfficeMessage.id)
         if not include_sent:
-            query = query.where(OfficeMessage.status != "sent")
+            query = query.where(OfficeMessage.status.in_(("queued", "sending", "failed")))
         return list(session.scalars(query))
 
 
@@ -93,8 +93,8 @@ def retry_office_messages(runtime: Runtime, ids: Sequence[int]) -> list[int]:
             message = found.get(message_id)
             if message is None:
                 return f"{message_id}: no such message"
-            if message.status == "sent":
-                return f"{message_id}: already sent at {iso(message.sent_at)}"
+            if message.status in ("mailed", "answered", "read"):
+                return f"{message_id}: already sent at {iso(message.sent_at)} ({message.status})"
             if message.status == "sending":
                 return f"{message_id}: being sent right now"
             return None

@@ -275,13 +275,32 @@ class OfficeMessage(Base):
     channel: Mapped[str] = mapped_column(String(16))
     sender: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(8), default="queued")  # queued | sending | sent | failed
+    # queued | sending (in flight) | mailed | answered | read | failed
+    status: Mapped[str] = mapped_column(String(8), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OfficeAnswer(Base):
+    """An office's answer to a parent's office message: typed by staff (`csbot office-messages
+    reply`) or read from a reply to the office mail. The parent reads it with MESSAGES after
+    verification; `read_at` is when it was first shown."""
+
+    __tablename__ = "office_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("office_messages.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(8))  # staff | mail
+    author: Mapped[str] = mapped_column(String(254))  # the staff login, or the office's address
+    # The reply mail's Message-ID: a mail recorded and not yet marked seen is not recorded twice.
+    mail_message_id: Mapped[str | None] = mapped_column(String(254), unique=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditRecord(Base):

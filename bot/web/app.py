@@ -25,6 +25,7 @@ from bot.channels.telegram.route import telegram_component
 from bot.conversation.engine import ConversationEngine
 from bot.documents.route import document_component
 from bot.errors import ConfigError
+from bot.office_answers.reader import reply_reader_component
 from bot.outbound.messages import Doorbell
 from bot.outbound.worker import OutboundComponent
 from bot.outbox.worker import outbox_component
@@ -58,6 +59,9 @@ def build_components(
     if background:
         components.append(outbox_component(runtime))
         components.append(OutboundComponent(runtime, doorbell))
+        reader = reply_reader_component(runtime)  # answers from the offices, when IMAP is set
+        if reader is not None:
+            components.append(reader)
         components.append(maintenance_component(runtime))  # hourly pruning of old ids
     return components
 

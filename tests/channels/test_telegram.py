@@ -287,7 +287,7 @@ def test_paying_parent_in_english_with_buttons_and_commands(stack):
     pin_calls = sign_in(stack, chat, "P-1002")
     menu_call = [c for c in pin_calls if c.method == "sendMessage" and c.param("reply_markup")][-1]
     words = [word for _, word in buttons(menu_call)]
-    assert words == ["BALANCE", "PAYMENTS", "COUPON", "STATEMENT", "OFFICE", "LOGOUT"]
+    assert words == ["BALANCE", "PAYMENTS", "COUPON", "STATEMENT", "OFFICE", "MESSAGES", "LOGOUT"]
     assert ("Account statements", "STATEMENT") in buttons(menu_call)
 
     # A button press: the callback query is answered and the word is the next message.
@@ -380,7 +380,7 @@ def test_receiving_and_paying_parent_in_french(stack):
     pin_calls = sign_in(stack, chat, "P-1003", lang="fr")
     menu_call = [c for c in pin_calls if c.method == "sendMessage" and c.param("reply_markup")][-1]
     words = [word for _, word in buttons(menu_call)]
-    assert words == ["SOLDE", "PAIEMENTS", "VERSEMENTS", "AVIS", "COUPON", "RELEVE", "BUREAU", "DECONNEXION"]
+    assert words == ["SOLDE", "PAIEMENTS", "VERSEMENTS", "AVIS", "COUPON", "RELEVE", "BUREAU", "MESSAGES", "DECONNEXION"]
     fr = translator("fr").gettext
     assert (fr("Monthly notice"), "AVIS") in buttons(menu_call)
 

@@ -80,7 +80,7 @@ def _messages(loaded_runtime):
                           next_attempt_at=NOW, created_at=NOW - dt.timedelta(days=1), **common),
             OfficeMessage(reference="R-2", status="queued", attempts=2, next_attempt_at=NOW + dt.timedelta(hours=1),
                           created_at=NOW - dt.timedelta(hours=5), **common),
-            OfficeMessage(reference="R-3", status="sent", attempts=1, next_attempt_at=NOW,
+            OfficeMessage(reference="R-3", status="mailed", attempts=1, next_attempt_at=NOW,
                           created_at=NOW - dt.timedelta(hours=4), sent_at=NOW - dt.timedelta(hours=4), **common),
         ])
     with loaded_runtime.sessions() as session:

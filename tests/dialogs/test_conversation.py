@@ -182,7 +182,7 @@ def test_receiving_parent_answers(bot):
     bot.verify(MARIA)
     menu = bot.send("MENU").replies[0]
     assert [c.word for c in menu.choices] == [
-        "BALANCE", "PAYMENTS", "DISBURSEMENTS", "NOTICE", "STATEMENT", "OFFICE", "LOGOUT",
+        "BALANCE", "PAYMENTS", "DISBURSEMENTS", "NOTICE", "STATEMENT", "OFFICE", "MESSAGES", "LOGOUT",
     ]
     payments = bot.say("PAYMENTS")
     assert "Payments 1-3 of 5" in payments and "Nov 14, 2026: $225.00, income withholding" in payments
@@ -267,8 +267,8 @@ def test_a_word_in_one_language_chooses_it_for_the_whole_conversation(bot):
 def test_a_number_out_of_range_names_the_valid_ones(bot):
     bot.verify(MARIA)
     bot.say("MENU")
-    assert bot.say("12") == "Please send a number from 1 to 7, or a word such as MENU."
-    assert "from 1 to 7" in bot.say("0")
+    assert bot.say("12") == "Please send a number from 1 to 8, or a word such as MENU."
+    assert "from 1 to 8" in bot.say("0")
     assert "Payments sent to you" in bot.say("3")  # and the conversation goes on
 
 

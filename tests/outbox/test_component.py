@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 
-from bot.outbox.queue import QUEUED, SENT, OutboxPolicy
+from bot.outbox.queue import MAILED, QUEUED, OutboxPolicy
 from bot.outbox.worker import OutboxComponent, drain_once
 from tests.support.outbox import (
     T0,
@@ -34,10 +34,10 @@ def test_component_delivers_on_its_next_poll_and_stops_after_the_send_in_flight(
         now = dt.datetime.now(dt.UTC)
         first = await asyncio.to_thread(queue_message, runtime, "OM-WAKE0001", at=now)
         for _ in range(200):
-            if (await asyncio.to_thread(load, runtime, first)).status == SENT:
+            if (await asyncio.to_thread(load, runtime, first)).status == MAILED:
                 break
             await asyncio.sleep(0.05)
-        assert (await asyncio.to_thread(load, runtime, first)).status == SENT
+        assert (await asyncio.to_thread(load, runtime, first)).status == MAILED
 
         # Three due at once, the server slow: stop during the first send.
         smtp_handler.delay = 1.0
@@ -50,7 +50,7 @@ def test_component_delivers_on_its_next_poll_and_stops_after_the_send_in_flight(
             await asyncio.sleep(0.02)
         await component.shutdown()
         rows = [await asyncio.to_thread(load, runtime, i) for i in ids]
-        assert rows[0].status == SENT  # the send in flight finished and was marked
+        assert rows[0].status == MAILED  # the send in flight finished and was marked
         assert [(r.status, r.attempts) for r in rows[1:]] == [(QUEUED, 0), (QUEUED, 0)]
 
     asyncio.run(scenario())
@@ -89,5 +89,5 @@ def test_csbot_serve_app_runs_the_outbox(sqlite_url, runtime_factory, smtp_serve
     message_id = queue_message(runtime, "OM-SERVE001", at=dt.datetime.now(dt.UTC))
     with TestClient(create_app(runtime)) as client:
         assert client.get("/healthz").status_code == 200
-        wait_for(lambda: load(runtime, message_id).status == SENT)
+        wait_for(lambda: load(runtime, message_id).status == MAILED)
     assert smtp_handler.message_ids() == ["<OM-SERVE001@csbot.agency.example.org>"]

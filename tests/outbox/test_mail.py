@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from bot.outbox.queue import FAILED, QUEUED, SENT
+from bot.outbox.queue import FAILED, MAILED, QUEUED
 from bot.outbox.worker import drain_once
 from bot.store.models import OfficeMessage, Person
 from tests.support.databases import TEST_SECRET_KEY
@@ -54,7 +54,7 @@ def test_mail_arrives_once_with_every_field(seeded, smtp_server, smtp_handler):
     assert typed == PARENT_TEXT  # accents, emoji and trailing spaces intact
 
     row = load(seeded, message_id)
-    assert (row.status, row.attempts, row.sent_at, row.claimed_until) == (SENT, 1, T0, None)
+    assert (row.status, row.attempts, row.sent_at, row.claimed_until) == (MAILED, 1, T0, None)
 
 
 def test_telegram_paying_parent_is_described(seeded, smtp_handler):
@@ -123,4 +123,4 @@ def test_message_queued_by_the_account_services_is_delivered(seeded, smtp_handle
     assert PARENT_TEXT in body
     with seeded.sessions() as session:
         views = StoreAccountServices(session, seeded.hasher, T0).recent_office_messages("P-1002", 5)
-    assert [(v.reference, v.status) for v in views] == [(reference, SENT)]
+    assert [(v.reference, v.status) for v in views] == [(reference, MAILED)]

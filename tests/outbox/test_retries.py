@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select, update
 
-from bot.outbox.queue import FAILED, QUEUED, SENT, OutboxPolicy, claim_batch
+from bot.outbox.queue import FAILED, MAILED, QUEUED, OutboxPolicy, claim_batch
 from bot.outbox.worker import drain_once
 from bot.store.models import OfficeMessage
 from tests.support.outbox import (
@@ -64,7 +64,7 @@ def test_smtp_down_backs_off_with_jitter_then_delivers_once(db_url, runtime_fact
     counts = Counter(smtp_handler.message_ids())
     assert sorted(counts) == sorted(f"<OM-DOWN{n:04d}@csbot.agency.example.org>" for n in range(5))
     assert set(counts.values()) == {1}
-    assert all(load(runtime, i).status == SENT for i in ids)
+    assert all(load(runtime, i).status == MAILED for i in ids)
 
 
 def test_backoff_grows_exponentially_up_to_the_cap():
@@ -123,7 +123,7 @@ def test_last_attempt_marks_failed_and_retry_delivers(db_url, runtime_factory, s
     finally:
         server.stop()
     row = load(runtime, message_id)
-    assert (row.status, row.attempts) == (SENT, 1)
+    assert (row.status, row.attempts) == (MAILED, 1)
     assert smtp_handler.message_ids() == ["<OM-FAILME01@csbot.agency.example.org>"]
 
 
@@ -164,7 +164,7 @@ def test_two_workers_deliver_each_message_exactly_once(db_url, runtime_factory, 
     with setup.sessions() as session:
         statuses = Counter(session.scalars(select(OfficeMessage.status)))
         attempts = set(session.scalars(select(OfficeMessage.attempts)))
-    assert statuses == {SENT: 50} and attempts == {1}
+    assert statuses == {MAILED: 50} and attempts == {1}
 
 
 @pytest.mark.postgres

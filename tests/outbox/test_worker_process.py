@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from bot.outbox.queue import QUEUED, SENDING, SENT
+from bot.outbox.queue import MAILED, QUEUED, SENDING
 from bot.outbox.worker import drain_once
 from tests.support.databases import TEST_SECRET_KEY
 from tests.support.outbox import (
@@ -66,7 +66,7 @@ def test_worker_killed_after_sending_resends_with_same_message_id(
     assert first.message["Message-ID"] == "<OM-CRASH001@csbot.agency.example.org>"
     assert first.message.get_content() == second.message.get_content()
     row = load(runtime, message_id)
-    assert (row.status, row.attempts) == (SENT, 2)
+    assert (row.status, row.attempts) == (MAILED, 2)
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
@@ -95,9 +95,9 @@ def test_csbot_worker_authenticates_and_never_logs_the_password(
         )
         worker = start_worker(env)
         try:
-            wait_for(lambda: load(runtime, first).status == SENT)
+            wait_for(lambda: load(runtime, first).status == MAILED)
             second = queue_message(runtime, "OM-AUTH0002", at=dt.datetime.now(dt.UTC))
-            wait_for(lambda: load(runtime, second).status == SENT)  # picked up by polling
+            wait_for(lambda: load(runtime, second).status == MAILED)  # picked up by polling
             worker.send_signal(signal.SIGTERM)
             out, err = worker.communicate(timeout=30)
         finally:
