@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.channels.sms.render import fit_for_sms
 from bot.i18n import translator
 from bot.outbound.messages import Kind, enqueue
+from bot.outbound.sms import enqueue_sms
 from bot.outbox.queue import ANSWERED
 from bot.store.models import Conversation, OfficeAnswer, OfficeMessage, Person, SmsOptOut
 from dialogs.context import reply_locale
@@ -89,14 +89,14 @@ def _notify(session: Session, message: OfficeMessage, now: dt.datetime, sms_enco
     locale = chat_locale(session, message)
     t = translator(locale)
     text = notice_text(t, message.reference)
-    payload: dict[str, Any]
     if message.channel == "sms":
-        payload = {"text": "\n".join(fit_for_sms(text, sms_encoding))}
-    else:
-        entry = ENTRIES[Intent.MESSAGES]
-        label = t.gettext(entry.label) if entry.label else entry.keyword(locale)
-        payload = {"text": text, "choices": [[label, entry.keyword(locale)]], "document": None, "links": [],
-                   "locale": locale}
+        enqueue_sms(session, kind=Kind.NOTICE, recipient=message.sender, text=text, encoding=sms_encoding, now=now)
+        return message.channel
+    entry = ENTRIES[Intent.MESSAGES]
+    label = t.gettext(entry.label) if entry.label else entry.keyword(locale)
+    payload: dict[str, Any] = {
+        "text": text, "choices": [[label, entry.keyword(locale)]], "document": None, "links": [], "locale": locale,
+    }
     enqueue(session, kind=Kind.NOTICE, channel=message.channel, recipient=message.sender, payload=payload, now=now)
     return message.channel
 
