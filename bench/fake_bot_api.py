@@ -6,7 +6,10 @@ Plain asyncio HTTP/1.1 with keep-alive, no framework, so it answers in microseco
 never the limit of a benchmark: every `POST /bot<token>/<method>` gets `{"ok": true, ...}`
 (getMe a bot user, sendMessage/sendDocument/sendPhoto a message, anything else `true`).
 `GET /stats` returns the number of calls per method and how many sendMessage texts contained
-the text given by --count-text, so the benchmark can check that every update was answered.
+the text given by --count-text, so the benchmark can check that every update was answered, and
+`GET /stats/last-reply?chat=ID` the wall-clock time its last sendMessage for that chat arrived
+(for the time from an update to its reply). `--delay SECONDS` answers every call that late,
+like a slow Bot API.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Stats:
         self.count_text = count_text
         self.matching_texts = 0
         self.message_ids = 0
+        self.last_reply: dict[int, float] = {}
 
 
 def _answer(stats: Stats, method: str, body: bytes, content_type: str) -> dict:
@@ -45,13 +49,17 @@ def _answer(stats: Stats, method: str, body: bytes, content_type: str) -> dict:
             stats.matching_texts += 1
         stats.message_ids += 1
         chat_id = int(params.get("chat_id", "1") or 1)
+        if method == "sendMessage":
+            stats.last_reply[chat_id] = time.time()
         message = {"message_id": stats.message_ids, "date": int(time.time()),
                    "chat": {"id": chat_id, "type": "private"}, "text": params.get("text", "")}
         return {"ok": True, "result": message}
     return {"ok": True, "result": True}
 
 
-async def _serve_connection(stats: Stats, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _serve_connection(
+    stats: Stats, delay: float, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -65,7 +73,11 @@ async def _serve_connection(stats: Stats, reader: asyncio.StreamReader, writer: 
             verb, path, _ = method_line.split(" ", 2)
             if verb == "GET" and path == "/stats":
                 payload = {"calls": dict(stats.calls), "matching_texts": stats.matching_texts}
+            elif verb == "GET" and path.startswith("/stats/last-reply?chat="):
+                payload = {"at": stats.last_reply.get(int(path.rsplit("=", 1)[1]))}
             else:
+                if delay:
+                    await asyncio.sleep(delay)
                 api_method = path.rstrip("/").rsplit("/", 1)[-1]
                 payload = _answer(stats, api_method, body, headers.get("content-type", ""))
             data = json.dumps(payload).encode()
@@ -78,10 +90,10 @@ async def _serve_connection(stats: Stats, reader: asyncio.StreamReader, writer: 
         writer.close()
 
 
-async def main(port: int, count_text: str) -> None:
+async def main(port: int, count_text: str, delay: float) -> None:
     stats = Stats(count_text)
     server = await asyncio.start_server(
-        lambda r, w: _serve_connection(stats, r, w), "127.0.0.1", port, limit=4 << 20
+        lambda r, w: _serve_connection(stats, delay, r, w), "127.0.0.1", port, limit=4 << 20
     )
     async with server:
         await server.serve_forever()
@@ -91,5 +103,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--count-text", default="")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before every Bot API answer")
     args = parser.parse_args()
-    asyncio.run(main(args.port, args.count_text))
+    asyncio.run(main(args.port, args.count_text, args.delay))

@@ -65,20 +65,23 @@ def build_sms_requests(path: Path, count: int) -> None:
     write_request_file(path, requests)
 
 
+def telegram_update(update_id: int, chat: int, text: str) -> dict:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 10 + update_id % 1_000_000, "date": int(time.time()), "text": text,
+            "chat": {"id": chat, "type": "private", "first_name": "Parent"},
+            "from": {"id": chat, "is_bot": False, "first_name": "Parent", "language_code": "en"},
+        },
+    }
+
+
 def build_telegram_requests(path: Path, count: int) -> None:
     """`count` "BALANCE" updates from the SENDERS chats in turn, each with a new update_id."""
     first_id = int(time.time() * 1000) % 10**9 * 100  # distinct from earlier runs on this database
     requests = []
     for n in range(count):
-        chat = telegram_chat(n % SENDERS)
-        update = {
-            "update_id": first_id + n,
-            "message": {
-                "message_id": 10 + n, "date": int(time.time()), "text": "BALANCE",
-                "chat": {"id": chat, "type": "private", "first_name": "Parent"},
-                "from": {"id": chat, "is_bot": False, "first_name": "Parent", "language_code": "en"},
-            },
-        }
+        update = telegram_update(first_id + n, telegram_chat(n % SENDERS), "BALANCE")
         headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
         requests.append(("POST", "/telegram/webhook", headers, json.dumps(update, separators=(",", ":"))))
     write_request_file(path, requests)
