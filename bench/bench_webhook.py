@@ -48,6 +48,7 @@ from verified_parents import paying_parents, verify_chats
 from workspace import OUT_DIR, log
 from wrk import require_wrk, run_wrk
 
+from bot.store.database import normalise_url
 from tests.support.serve_process import free_port
 
 if TYPE_CHECKING:
@@ -126,7 +127,10 @@ def measure(database_url: str, workers: int, args: argparse.Namespace, label: st
                 sms = run_wrk(f"{label} {what}", server.url, load_file, expect=expect, **wrk)
                 floor_after = run_wrk(f"{label} /healthz after", server.url, health_file,
                                       expect='"ok"', **wrk)
-                latencies = reply_latencies(server.url, api_base) if channel == "telegram" else []
+                latencies = []
+                if channel == "telegram" and not args.api_delay:
+                    wait_for_empty_queue(database_url)  # the load's replies first
+                    latencies = reply_latencies(server.url, api_base)
                 rss = [rss_mib(pid) for pid in worker_pids(server)]
                 log_text = server.log_text()
                 failures = log_text.count("webhook failed") + log_text.count(" failed, error id")
@@ -144,6 +148,26 @@ def measure(database_url: str, workers: int, args: argparse.Namespace, label: st
 
 
 REPLY_SAMPLES = 40
+
+
+def wait_for_empty_queue(database_url: str, limit_seconds: float = 300) -> None:
+    """Until the outbound queue holds nothing queued or sending (the sender drained the load)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(normalise_url(database_url))
+    deadline = time.time() + limit_seconds
+    try:
+        while time.time() < deadline:
+            with engine.connect() as conn:
+                waiting = conn.execute(
+                    text("SELECT count(*) FROM outbound_messages WHERE status IN ('queued', 'sending')")
+                ).scalar_one()
+            if not waiting:
+                return
+            time.sleep(1)
+        log(f"WARNING: the outbound queue still holds {waiting} messages after {limit_seconds:.0f} s")
+    finally:
+        engine.dispose()
 
 
 def reply_latencies(server_url: str, api_base: str) -> list[float]:
