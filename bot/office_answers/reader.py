@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.routing import BaseRoute
 
+from bot.background import stop_within
 from bot.office_answers.imap import Mailbox, MailboxError
 from bot.office_answers.record import AnswerProblem, find_message, record_answer
 from bot.office_answers.reply_mail import parse
@@ -183,13 +184,7 @@ class ReplyReader:
     async def stop(self, grace: float = 40.0) -> None:
         self._stop.set()
         task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
-        except TimeoutError:
-            task.cancel()
-            log.warning("reply reader did not stop within %.0f s; cancelled", grace)
+        await stop_within(task, grace, "reply reader", log)
 
 
 class ReplyReaderComponent:

@@ -23,6 +23,7 @@ from functools import partial
 import anyio.to_thread
 from starlette.routing import BaseRoute
 
+from bot.background import stop_within
 from bot.outbound.messages import Doorbell, Outcome, Refused, Sender, Sent, TryAgain
 from bot.outbound.queue import (
     Lease,
@@ -171,14 +172,7 @@ class OutboundWorker:
         if self._wake is not None:
             self._wake.set()
         task, self._task = self._task, None
-        if task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=grace)
-            except TimeoutError:
-                task.cancel()
-                log.warning("outbound sender did not stop within %.0f s; cancelled", grace)
-            except Exception:
-                log.exception("outbound sender ended with an error")
+        await stop_within(task, grace, "outbound sender", log)
         for sender in self.senders.values():
             try:
                 await sender.close()

@@ -21,6 +21,7 @@ from functools import partial
 import anyio.to_thread
 from starlette.routing import BaseRoute
 
+from bot.background import stop_within
 from bot.config import Settings
 from bot.outbox.mail import compose
 from bot.outbox.queue import (
@@ -251,15 +252,7 @@ class OutboxWorker:
         if self._stop_event is not None:
             self._stop_event.set()
         task, self._task = self._task, None
-        if task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
-        except TimeoutError:
-            task.cancel()
-            log.warning("outbox worker did not stop within %.0f s; cancelled", grace)
-        except Exception:
-            log.exception("outbox worker ended with an error")
+        await stop_within(task, grace, "outbox worker", log)
 
 
 def drain_once(
