@@ -22,6 +22,12 @@ class Runtime:
     def dispose(self) -> None:
         self.db.dispose()
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
+
 
 def open_runtime(settings: Settings, *, migrate: bool = True, pool_size: int = 10) -> Runtime:
     """Connect (and with `migrate`, bring an empty or older database up to date)."""

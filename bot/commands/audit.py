@@ -34,11 +34,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         since = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     if args.limit < 1:
         raise CommandError("--limit must be at least 1")
-    runtime = open_runtime(settings)
-    try:
+    with open_runtime(settings) as runtime:
         records = audit_records(runtime, person_id=args.person, since=since, limit=args.limit)
-    finally:
-        runtime.dispose()
     if not records:
         print("no audit records")
         return 0

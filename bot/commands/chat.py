@@ -32,12 +32,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.WARNING)
     settings.require_secret_key()  # the first thing missing is the first thing said
     _refuse_a_missing_sqlite_file(settings.database_url)
-    runtime = open_runtime(settings)
-    try:
+    with open_runtime(settings) as runtime:
         _refuse_an_empty_database(runtime)
         chat(runtime, as_channel=args.as_channel, sender=args.sender, lines=input_lines(sys.stdin), out=sys.stdout)
-    finally:
-        runtime.dispose()
     return 0
 
 

@@ -34,13 +34,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # Demo only: the demo data is loaded again on every start, so a fresh key is fine.
         overrides["secret_key"] = secrets.token_urlsafe(32)
     settings = settings.model_copy(update=overrides)
-    runtime = open_runtime(settings)
-    try:
+    with open_runtime(settings) as runtime:
         import_extract(runtime, DEMO_EXTRACT)
         print(demo_guide(DEMO_PEOPLE, settings.database_url))
         chat(runtime, as_channel="sms", sender=DEMO_SENDER, lines=input_lines(sys.stdin), out=sys.stdout)
-    finally:
-        runtime.dispose()
     return 0
 
 

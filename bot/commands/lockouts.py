@@ -21,15 +21,12 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
-    try:
+    with open_runtime(settings) as runtime:
         if args.action == "unlock":
             unlock(runtime, args.person_id)
             print(f"unlocked {args.person_id}")
             return 0
         rows = active_locks(runtime)
-    finally:
-        runtime.dispose()
     if not rows:
         print("no locked accounts")
         return 0

@@ -35,8 +35,7 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
-    try:
+    with open_runtime(settings) as runtime:
         if args.action == "list":
             list_messages(runtime, include_sent=args.all)
         elif args.action == "reply":
@@ -47,8 +46,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             queued = retry_office_messages(runtime, args.ids)
             print(f"queued {counted(len(queued), 'message')} again: " + ", ".join(map(str, queued)))
-    finally:
-        runtime.dispose()
     return 0
 
 

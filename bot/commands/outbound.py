@@ -36,11 +36,8 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
-    try:
+    with open_runtime(settings) as runtime:
         list_messages(runtime, args.status)
-    finally:
-        runtime.dispose()
     return 0
 
 

@@ -29,8 +29,7 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = open_runtime(settings)
-    try:
+    with open_runtime(settings) as runtime:
         if args.action == "list":
             list_open(runtime)
         elif args.action == "export":
@@ -38,8 +37,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             marked = mark_pin_requests_mailed(runtime, args.ids)
             print(f"marked {counted(len(marked), 'request')} mailed: " + ", ".join(map(str, marked)))
-    finally:
-        runtime.dispose()
     return 0
 
 

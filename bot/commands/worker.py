@@ -38,8 +38,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     ConfigError naming the variables to set and how many office messages wait."""
     configure_logging(settings)
     settings.check_channels()
-    runtime = open_runtime(settings, pool_size=4)
-    try:
+    with open_runtime(settings, pool_size=4) as runtime:
         if not any((settings.smtp_enabled, settings.sms_sending_enabled, settings.telegram_enabled,
                     settings.imap_enabled)):
             with runtime.sessions() as session:
@@ -51,8 +50,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 " outbound queue"
             )
         asyncio.run(_run_until_signalled(runtime))
-    finally:
-        runtime.dispose()
     return 0
 
 
