@@ -13,6 +13,7 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.outbound.quiet import parse_quiet_hours, parse_timezone
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -84,6 +85,10 @@ class Settings(BaseSettings):
     )
     log_level: str = _env("CSBOT_LOG_LEVEL", default="INFO")
 
+    # Alerts and office-answer notices wait out the quiet hours (bot/outbound/quiet.py).
+    quiet_hours: str = _env("CSBOT_QUIET_HOURS", default="21:00-08:00")
+    timezone: str = _env("CSBOT_TIMEZONE", default="America/New_York")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -97,6 +102,18 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)  # ValueError names what is wrong
+        return value.strip()
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        parse_timezone(value)
+        return value.strip()
 
     @field_validator("sms_encoding", mode="before")
     @classmethod

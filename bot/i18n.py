@@ -79,6 +79,13 @@ class Translator:
     def date(self, day: dt.date) -> str:
         return format_date(day, format="medium", locale=self._babel_locale)
 
+    def day_month(self, day: dt.date) -> str:
+        """'Nov 28' / '28 nov.': the short date of an alert (one SMS segment). French 'août' is
+        written 'aout', its 1990 spelling: GSM-7 has no û, and a folded letter is not wanted."""
+        if self.locale == "fr":
+            return format_date(day, format="d MMM", locale=self._babel_locale).replace("août", "aout")
+        return format_date(day, format="MMM d", locale=self._babel_locale)
+
     def month(self, year_month: str) -> str:
         """'2026-10' -> 'October 2026' / 'octobre 2026'."""
         year, month = (int(part) for part in year_month.split("-"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from dialogs.ports import AccountServices, ChatRef
+from dialogs.ports import AccountServices, AlertConsent, ChatRef
 from dialogs.replies import Choice, DocumentRef, Link, Reply
 
 
@@ -38,6 +38,9 @@ class Words(Protocol):
     def date(self, day: dt.date) -> str: ...
 
     def month(self, year_month: str) -> str: ...
+
+    def day_month(self, day: dt.date) -> str:
+        """A short date without the year ('Nov 28' / '28 nov.'), in GSM-7 letters only."""
 
 
 def reply_locale(chosen: str | None, person_language: str | None, hint: str | None) -> str:
@@ -110,6 +113,7 @@ class DialogContext:
     now: dt.datetime
     policy: Policy
     words_for: Callable[[str], Words]
+    alerts: AlertConsent
     result: StepResult = field(default_factory=StepResult)
     person_language: str | None = None
     # The data of the step a word of the interface abandoned: SEND sends the previewed message.

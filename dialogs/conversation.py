@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from dialogs import answers, menu, office, office_answers, pin_request, verification
+from dialogs import alerts, answers, menu, office, office_answers, pin_request, verification
 from dialogs.context import DialogContext, State
 from dialogs.shapes import holds_ssn, is_number
 from dialogs.vocabulary import Intent, language_of_word, parse_intent
@@ -89,6 +89,10 @@ ANSWERS: dict[Intent, AnswerRule] = {
     Intent.MESSAGES: AnswerRule(office_answers.show),
     Intent.MORE: AnswerRule(answers.more),
     Intent.PDF: AnswerRule(answers.payment_history_pdf),
+    Intent.ALERTS: AnswerRule(alerts.show),
+    Intent.ALERTS_ON: AnswerRule(alerts.turn_on),
+    # Stopping alerts needs no PIN: the alert says how to stop, and stopping reveals nothing.
+    Intent.ALERTS_OFF: AnswerRule(alerts.turn_off, needs_verified_chat=False),
     # Where there is no carrier opt-out (Telegram), STOP is explained and changes nothing.
     Intent.OPT_OUT: AnswerRule(menu.opt_words_elsewhere, needs_verified_chat=False, keeps_step=True),
 }
@@ -157,6 +161,7 @@ def _carrier_opt_words(ctx: DialogContext, intent: Intent | None) -> bool:
     if intent is Intent.OPT_OUT:
         if not ctx.services.opted_out(sender):
             ctx.services.set_opted_out(sender, True)
+            ctx.alerts.turn_alerts_off(ctx.chat, "stop")  # STOP withdraws consent to alerts too
             ctx.go(State.IDLE)
             menu.opt_out(ctx)
         else:

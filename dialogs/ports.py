@@ -192,3 +192,18 @@ class AccountServices(Protocol):
     def opted_out(self, phone: str) -> bool: ...
 
     def set_opted_out(self, phone: str, opted_out: bool) -> None: ...
+
+
+class AlertConsent(Protocol):
+    """Consent to alerts for one chat (spec/interface.md, "Alerts (opt-in)"). Implemented over
+    the store by bot.services.alerts.StoreAlertConsent, in the step's transaction."""
+
+    def alerts_on(self, person_id: str, chat: ChatRef) -> bool:
+        """Whether this person's consent is in force for this chat."""
+
+    def turn_alerts_on(self, person_id: str, chat: ChatRef, locale: str, words_shown: str) -> bool:
+        """Record consent with the exact words shown; False when it was already on."""
+
+    def turn_alerts_off(self, chat: ChatRef, reason: str) -> int:
+        """Withdraw every consent in force for this chat (`reason`: off | stop), and suppress
+        its alerts not yet sent; how many consents were withdrawn."""

@@ -36,6 +36,9 @@ class Intent(StrEnum):
     HELP = "HELP"
     OPT_OUT = "STOP"
     OPT_IN = "START"
+    ALERTS = "ALERTS"  # show this chat's alert setting
+    ALERTS_ON = "ALERTS ON"
+    ALERTS_OFF = "ALERTS OFF"
 
 
 @dataclass(frozen=True)
@@ -83,23 +86,16 @@ VOCABULARY: tuple[Entry, ...] = (
     Entry(Intent.FRENCH, ("FRENCH",), ("FRANCAIS",), ("francais",), N_("Answer in French"), True),
     Entry(Intent.LOGOUT, ("LOGOUT",), ("DECONNEXION",), ("logout",), N_("Sign out"), True),
     Entry(Intent.HELP, ("HELP", "INFO"), ("AIDE",), ("help",), N_("Help and contact"), True),
+    # Two words each: parsed folded (ALERTSON), shown as written.
+    Entry(Intent.ALERTS, ("ALERTS",), ("ALERTES",), ("alerts",), N_("Alerts"), True),
+    Entry(Intent.ALERTS_ON, ("ALERTS ON",), ("ALERTES OUI",), ("alerts_on",), N_("Turn alerts on")),
+    Entry(Intent.ALERTS_OFF, ("ALERTS OFF",), ("ALERTES NON",), ("alerts_off",), N_("Turn alerts off")),
     # SMS opt-out and opt-in (CTIA, and Twilio's own long-code words): reserved, never used for
     # anything else. Not /commands: on Telegram, /start is the greeting. The carriers' English
     # words are used by French speakers too; ARRET is French only.
     Entry(Intent.OPT_OUT, _OPT_OUT_WORDS, ("ARRET",), either_language=_OPT_OUT_WORDS),
     Entry(Intent.OPT_IN, _OPT_IN_WORDS, either_language=_OPT_IN_WORDS),
 )
-
-ENTRIES: dict[Intent, Entry] = {entry.intent: entry for entry in VOCABULARY}
-WORDS: dict[str, Intent] = {word: e.intent for e in VOCABULARY for word in e.english + e.french}
-COMMANDS: dict[str, Intent] = {command: e.intent for e in VOCABULARY for command in e.commands}
-COMMAND_MENU: tuple[tuple[str, str], ...] = tuple(
-    (e.commands[0], e.label) for e in VOCABULARY if e.in_command_menu and e.label
-)
-_LANGUAGE_OF_WORD: dict[str, str] = {
-    **{w: "en" for e in VOCABULARY for w in e.english if w not in e.either_language},
-    **{w: "fr" for e in VOCABULARY for w in e.french if w not in e.either_language},
-}
 
 _COMMAND = re.compile(r"^/([a-z_]+)(?:@\w+)?$")
 MAX_WORD_TEXT = 40  # a sentence is never a keyword, even if it folds to one
@@ -110,6 +106,18 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return "".join(ch for ch in plain.upper() if ch.isalnum() and ch.isascii())
+
+
+ENTRIES: dict[Intent, Entry] = {entry.intent: entry for entry in VOCABULARY}
+WORDS: dict[str, Intent] = {fold(word): e.intent for e in VOCABULARY for word in e.english + e.french}
+COMMANDS: dict[str, Intent] = {command: e.intent for e in VOCABULARY for command in e.commands}
+COMMAND_MENU: tuple[tuple[str, str], ...] = tuple(
+    (e.commands[0], e.label) for e in VOCABULARY if e.in_command_menu and e.label
+)
+_LANGUAGE_OF_WORD: dict[str, str] = {
+    **{fold(w): "en" for e in VOCABULARY for w in e.english if w not in e.either_language},
+    **{fold(w): "fr" for e in VOCABULARY for w in e.french if w not in e.either_language},
+}
 
 
 def parse_intent(text: str) -> Intent | None:

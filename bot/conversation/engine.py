@@ -21,6 +21,7 @@ from bot.conversation.turn import ABILITIES, Channel, InboundMessage, Outcome
 from bot.i18n import normalise_locale, translator
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
+from bot.services.alerts import StoreAlertConsent
 from bot.store.dialect import READ_ONLY, insert_ignoring_conflict, one_writer_at_a_time
 from bot.store.models import Conversation, HandledDelivery
 from dialogs.context import ConversationState, DialogContext, Policy, State, reply_locale
@@ -126,6 +127,7 @@ class ConversationEngine:
                 now=now,
                 policy=self._policies[channel],
                 words_for=translator,
+                alerts=StoreAlertConsent(session, now),
                 person_language=conversation.data.get("person_lang") if row.person_id else None,
             )
             step(context, clean_text(message.text))

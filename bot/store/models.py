@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -379,3 +380,77 @@ class UnreachableChat(Base):
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     recipient: Mapped[str] = mapped_column(String(64), primary_key=True)
     marked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- alerts a parent asked for (bot/alerts) -------------------------------------------------
+
+
+class AlertConsent(Base):
+    """A chat's consent to alerts: who, which chat, when, in which language, and the exact words
+    the parent was shown when turning them on. Never deleted: OFF, SMS STOP (or Twilio's 21610)
+    and a Telegram chat that blocked the bot set `withdrawn_at` and the reason, so the record of
+    what was agreed to survives. At most one consent in force per person and chat."""
+
+    __tablename__ = "alert_consents"
+    __table_args__ = (
+        Index("ix_alert_consents_chat", "channel", "recipient"),
+        Index("uq_alert_consents_in_force", "person_id", "channel", "recipient", unique=True,
+              sqlite_where=text("withdrawn_at IS NULL"), postgresql_where=text("withdrawn_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(32), index=True)  # no foreign key: outlives --replace
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))  # E.164 number or Telegram chat id
+    locale: Mapped[str] = mapped_column(String(2))
+    words_shown: Mapped[str] = mapped_column(Text)
+    given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(16))  # off | stop | unsubscribed | blocked
+
+
+class AlertEvent(Base):
+    """Something a parent may be alerted to: a new disbursement (payment_sent), a new payment
+    (payment_received), a coupon due soon (coupon_due). The unique key (person, kind, source
+    record) is what makes a re-import, a --replace or a second daily check record nothing new.
+    `dispatched_at` is set once the event was turned into alerts (bot/alerts/delivery.py)."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        UniqueConstraint("person_id", "kind", "source_key", name="uq_alert_events_key"),
+        Index("ix_alert_events_undispatched", "dispatched_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))  # payment_sent | payment_received | coupon_due
+    source_key: Mapped[str] = mapped_column(String(64))  # the disbursement, payment or coupon id
+    event_date: Mapped[dt.date] = mapped_column(Date)  # the day sent, received or due
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """One alert for one chat, or why there is none. One per person, kind, day and chat: a
+    parent with several cases gets one "a payment was sent to you on Nov 28", not one per case.
+    status: pending (queued as `outbound_message_id`; sent once that message is) or suppressed
+    with `reason` (no consent, opted out, unreachable). A suppressed row with no consent in
+    force has channel and recipient ''."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("person_id", "kind", "event_date", "channel", "recipient", name="uq_alerts_once"),
+        Index("ix_alerts_chat", "channel", "recipient", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id"), index=True)
+    person_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))  # pending | suppressed
+    reason: Mapped[str | None] = mapped_column(String(40))
+    outbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
