@@ -8,6 +8,7 @@ import os
 import sys
 
 from bot.commands import (
+    alerts,
     audit,
     chat,
     db,
@@ -26,7 +27,8 @@ from bot.errors import CsbotError
 
 # In the order `csbot --help` lists them.
 COMMANDS = (
-    import_extract, demo, demo_data, chat, serve, worker, db, pin_requests, office_messages, outbound, lockouts, audit,
+    import_extract, demo, demo_data, chat, serve, worker, db, pin_requests, office_messages, outbound, alerts, lockouts,
+    audit,
 )
 
 

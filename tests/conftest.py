@@ -63,6 +63,8 @@ def make_settings(monkeypatch: pytest.MonkeyPatch):
                 monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("CSBOT_DATABASE_URL", database_url)
         monkeypatch.setenv("CSBOT_SECRET_KEY", TEST_SECRET_KEY)
+        # No quiet hours unless a test sets them: a test must not depend on the time of day.
+        monkeypatch.setenv("CSBOT_QUIET_HOURS", "off")
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         return load_settings()

@@ -4,6 +4,7 @@ with `bot.importer.pipeline.import_extract`, then print what changed per list.""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     # The importer (ijson, SQLAlchemy, phonenumbers) loads only when this command runs.
+    from bot.alerts.delivery import dispatch
     from bot.importer.errors import ImportFailed
     from bot.importer.pipeline import import_extract
     from bot.importer.reader import open_source
@@ -42,14 +44,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         open_source(path)[0].close()
     except ImportFailed as failed:
         raise CommandError(failed.errors[0]) from None
-    runtime = open_runtime(settings)
-    try:
-        report = import_extract(runtime, path, replace=args.replace, progress=None if args.quiet else progress)
-    except ImportFailed as failed:
-        raise rejection(path, failed) from None
-    finally:
-        runtime.dispose()
-    print(format_report(report, str(path)))
+    with open_runtime(settings) as runtime:
+        try:
+            report = import_extract(runtime, path, replace=args.replace, progress=None if args.quiet else progress)
+        except ImportFailed as failed:
+            raise rejection(path, failed) from None
+        print(format_report(report, str(path)))
+        # The import committed its alert events; queue their alerts now (serve and worker
+        # would within half a minute, and take over if this is interrupted).
+        dispatched = dispatch(runtime, dt.datetime.now(dt.UTC))
+    if report.alert_events or dispatched.events:
+        print(f"alerts: {report.alert_events:,} new payment(s) or disbursement(s) to alert;"
+              f" {dispatched.queued:,} alert(s) queued, {dispatched.suppressed:,} not sent"
+              " (csbot alerts list)")
     return 0
 
 

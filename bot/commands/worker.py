@@ -1,7 +1,8 @@
 """`csbot worker`: the background senders alone, until SIGINT or SIGTERM: the office-mail
 outbox (with CSBOT_SMTP_HOST) and the outbound queue (SMS with TWILIO_ACCOUNT_SID,
 TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER; Telegram with TELEGRAM_BOT_TOKEN). It refuses to
-start only when it could send nothing at all; a part it cannot run is named in a warning."""
+start only when it could send nothing at all; a part it cannot run is named in a warning. It also
+runs the alerts' daily coupon check and dispatch (bot/alerts/runner.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncio
 import logging
 import signal
 
+from bot.alerts.runner import AlertsComponent
 from bot.commands import Commands
 from bot.config import Settings
 from bot.errors import ConfigError
@@ -57,6 +59,7 @@ async def _run_until_signalled(runtime: Runtime) -> None:
     outbox = OutboxWorker(runtime)  # without SMTP it only warns that office mail waits
     outbound = OutboundWorker(runtime, build_senders(runtime))
     reader = ReplyReader(runtime) if runtime.settings.imap_enabled else None
+    alerts = AlertsComponent(runtime, outbound.doorbell)  # daily coupon check, alert dispatch
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -65,7 +68,9 @@ async def _run_until_signalled(runtime: Runtime) -> None:
     await outbound.start()
     if reader is not None:
         await reader.start()
+    await alerts.startup()
     await stop_requested.wait()
+    await alerts.shutdown()
     log.info("outbox worker stopping")
     if reader is not None:
         await reader.stop()

@@ -37,6 +37,7 @@ from bot.importer.reader import json_error_message, open_source, skip_bom, unrea
 from bot.importer.spec import FORMAT, LIST_ORDER, SPECS, TOP_LEVEL_SCALARS, table_of
 from bot.importer.staging import Stager, index_stages, stage_table
 from bot.importer.write import ListCounts, write
+from bot.outbound.quiet import local_today
 from bot.store import models
 
 PROGRESS_EVERY = 100_000
@@ -48,6 +49,7 @@ class ImportReport:
     replace: bool
     counts: dict[str, ListCounts] = field(default_factory=dict)
     seconds: float = 0.0
+    alert_events: int = 0  # new payments and disbursements an alert may follow
 
     @property
     def records(self) -> int:
@@ -60,20 +62,24 @@ def import_extract(
     *,
     replace: bool = False,
     progress: Callable[[str], None] | None = None,
+    now: dt.datetime | None = None,
 ) -> ImportReport:
-    """Validate and load one extract in one transaction; raise ImportFailed on any error."""
-    started = dt.datetime.now(dt.UTC)
+    """Validate and load one extract in one transaction; raise ImportFailed on any error.
+    Alert events for new, recent records are recorded in that same transaction; `now` (the
+    import's clock, default the wall clock) decides what "recent" means."""
+    started = now or dt.datetime.now(dt.UTC)
+    today = local_today(started, runtime.settings.timezone)
     clock = time.monotonic()
     handle, path, owned = open_source(source)
     try:
         with runtime.db.begin() as conn:
-            report = _run(conn, runtime.hasher, handle, path, replace, progress)
+            report = _run(conn, runtime.hasher, handle, path, replace, progress, today, started)
             if report is None:  # pragma: no cover - _run raises instead
                 raise ImportFailed(["import failed"])
             conn.execute(
                 insert(table_of(models.ImportRun)).values(
                     started_at=started,
-                    finished_at=dt.datetime.now(dt.UTC),
+                    finished_at=started + dt.timedelta(seconds=time.monotonic() - clock),
                     as_of=report.as_of,
                     replace=replace,
                     records=report.records,
@@ -93,6 +99,8 @@ def _run(
     path: Path | None,
     replace: bool,
     progress: Callable[[str], None] | None,
+    today: dt.date,
+    now: dt.datetime,
 ) -> ImportReport:
     errors = Errors()
     if conn.dialect.name == "sqlite":
@@ -176,7 +184,7 @@ def _run(
     for name in present:
         report.counts[name] = ListCounts(in_file=stagers[name].count)
     try:
-        write(conn, stages, present, replace, as_of, report.counts)
+        report.alert_events = write(conn, stages, present, replace, as_of, report.counts, today, now)
     except IntegrityError:
         raise ImportFailed(
             [

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, exists, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.alerts.events import record_import_events
 from bot.importer.spec import SPECS, table_of
 from bot.store import models
 
@@ -31,8 +32,13 @@ def write(
     replace: bool,
     as_of: dt.date | None,
     counts: dict[str, ListCounts],
-) -> None:
-    """Fill in each present list's inserted, updated, unchanged and removed counts."""
+    alerts_today: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Fill in each present list's inserted, updated, unchanged and removed counts. With
+    `alerts_today` (the import's local date), record alert events for new, recent payments and
+    disbursements (bot/alerts/events.py) before they are stored; returns how many."""
+    events = 0
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     if replace and "people" in present:
         _release_removed_ssns(conn, stages["people"])
@@ -56,6 +62,8 @@ def write(
             select(func.count()).select_from(stage).where(identical)
         ).scalar_one()
         listed.updated = listed.in_file - listed.inserted - listed.unchanged
+        if alerts_today is not None and now is not None and listed.inserted:
+            events += record_import_events(conn, name, stage, live, alerts_today, now)
         if listed.inserted + listed.updated == 0:
             continue
         # WHERE true: SQLite needs it to parse ON CONFLICT after INSERT ... SELECT.
@@ -74,6 +82,7 @@ def write(
                 ~exists().where(stage.c[spec.key_column] == live.c[spec.key_column])
             )
             counts[name].removed = conn.execute(gone).rowcount or 0
+    return events
 
 
 def _release_removed_ssns(conn: Connection, stage: Table) -> None:

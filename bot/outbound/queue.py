@@ -9,6 +9,10 @@ Life of an outbound message:
       |                  \\--lease expired (worker crashed)--> claimable again
     queued --claim, the number opted out (STOP, 21610) or the chat blocked the bot--> suppressed
 
+Quiet hours (bot/outbound/quiet.py): while they hold, what the bot says first (alerts and
+office-answer notices, `HELD_KINDS`) is not claimed and does not hold back a later reply in
+its chat; replies and deletes go at once. The held messages go when the quiet hours end.
+
 Claiming takes a small batch in one short transaction, as the office-mail outbox does
 (bot/outbox/queue.py): `FOR UPDATE SKIP LOCKED` on PostgreSQL so concurrent workers each get
 different rows, SQLite's exclusive BEGIN IMMEDIATE otherwise, and a lease (`claimed_until`).
@@ -35,11 +39,12 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from bot.alerts.consent import Withdrawal, suppress_unsent, withdraw_chat
 from bot.outbound.messages import Claimed, Kind
 from bot.outbox.queue import ERROR_LIMIT, backoff_ceiling, full_jitter
 from bot.runtime import Runtime
 from bot.store.dialect import insert_ignoring_conflict, is_sqlite
-from bot.store.models import OutboundMessage, SmsOptOut, UnreachableChat
+from bot.store.models import AuditRecord, OutboundMessage, SmsOptOut, UnreachableChat
 
 QUEUED, SENDING, SENT, FAILED, SUPPRESSED = "queued", "sending", "sent", "failed", "suppressed"
 WAITING = (QUEUED, SENDING)
@@ -70,29 +75,41 @@ class Lease:
     claimed_until: dt.datetime
 
 
-def _claimable(now: dt.datetime) -> ColumnElement[bool]:
+# Kinds the bot sends first, held during quiet hours; replies and deletes never are.
+HELD_KINDS = (str(Kind.NOTICE), str(Kind.ALERT))
+OPTED_OUT, UNREACHABLE = "opted out", "unreachable"  # why a message was suppressed (last_error)
+
+
+def _claimable(now: dt.datetime, quiet: bool = False) -> ColumnElement[bool]:
     due = or_(
         and_(OutboundMessage.status == QUEUED, OutboundMessage.next_attempt_at <= now),
         and_(OutboundMessage.status == SENDING, OutboundMessage.claimed_until <= now),
     )
     earlier = aliased(OutboundMessage)
-    blocked = exists().where(
+    blocking = [
         earlier.channel == OutboundMessage.channel,
         earlier.recipient == OutboundMessage.recipient,
         earlier.id < OutboundMessage.id,
         earlier.status.in_(WAITING),
-    )
-    return and_(due, ~blocked)
+    ]
+    if not quiet:
+        return and_(due, ~exists().where(*blocking))
+    # A held alert waiting (queued) does not hold back the reply to what the parent just sent.
+    blocking.append(or_(earlier.kind.not_in(HELD_KINDS), earlier.status == SENDING))
+    return and_(due, OutboundMessage.kind.not_in(HELD_KINDS), ~exists().where(*blocking))
 
 
-def claim_batch(runtime: Runtime, now: dt.datetime, policy: OutboundPolicy, channels: Sequence[str]) -> list[Lease]:
-    """Claim up to batch_size due messages of `channels` (those with a sender now). Messages to
-    a number that opted out or a chat that blocked the bot are marked suppressed instead."""
+def claim_batch(
+    runtime: Runtime, now: dt.datetime, policy: OutboundPolicy, channels: Sequence[str], *, quiet: bool = False,
+) -> list[Lease]:
+    """Claim up to batch_size due messages of `channels` (those with a sender now); during
+    quiet hours (`quiet`), none of HELD_KINDS. Messages to a number that opted out or a chat
+    that blocked the bot are marked suppressed instead, with why in last_error."""
     if not channels:
         return []
     query = (
         select(OutboundMessage)
-        .where(_claimable(now), OutboundMessage.channel.in_(list(channels)))
+        .where(_claimable(now, quiet), OutboundMessage.channel.in_(list(channels)))
         .order_by(OutboundMessage.priority, OutboundMessage.id)
         .limit(policy.batch_size)
     )
@@ -102,8 +119,11 @@ def claim_batch(runtime: Runtime, now: dt.datetime, policy: OutboundPolicy, chan
     leases: list[Lease] = []
     with runtime.sessions.begin() as session:
         for row in session.scalars(query):
-            if _silenced(session, row.channel, row.recipient):
-                row.status, row.claimed_until = SUPPRESSED, None
+            silenced = _silenced(session, row.channel, row.recipient)
+            if silenced:
+                row.status, row.claimed_until, row.last_error = SUPPRESSED, None, silenced
+                if row.kind == str(Kind.ALERT):
+                    suppress_unsent(session, row.channel, row.recipient, silenced)
                 continue
             row.status = SENDING
             row.attempts += 1
@@ -113,10 +133,11 @@ def claim_batch(runtime: Runtime, now: dt.datetime, policy: OutboundPolicy, chan
     return leases
 
 
-def _silenced(session: Session, channel: str, recipient: str) -> bool:
+def _silenced(session: Session, channel: str, recipient: str) -> str | None:
+    """Why nothing may be sent to this chat now, or None."""
     if channel == "sms" and session.get(SmsOptOut, recipient) is not None:
-        return True
-    return session.get(UnreachableChat, (channel, recipient)) is not None
+        return OPTED_OUT
+    return UNREACHABLE if session.get(UnreachableChat, (channel, recipient)) is not None else None
 
 
 def _still_claimed(lease: Lease) -> ColumnElement[bool]:
@@ -129,14 +150,22 @@ def _still_claimed(lease: Lease) -> ColumnElement[bool]:
 
 
 def mark_sent(runtime: Runtime, lease: Lease, now: dt.datetime, provider_id: str | None) -> None:
+    """Sent. A message whose payload names an audit record (an alert: {"person_id",
+    "record_kind"}) writes it now, in the same transaction, as an account view does."""
+    message = lease.message
     # No attempts fence: the message did go out, whoever holds the claim now.
     with runtime.sessions.begin() as session:
-        session.execute(
+        marked = session.connection().execute(
             update(OutboundMessage)
-            .where(OutboundMessage.id == lease.message.id, OutboundMessage.status == SENDING)
+            .where(OutboundMessage.id == message.id, OutboundMessage.status == SENDING)
             .values(status=SENT, sent_at=now, claimed_until=None, last_error=None,
                     provider_id=(provider_id or None) and provider_id[:64])
-        )
+        ).rowcount
+        audit = message.payload.get("audit")
+        if marked and isinstance(audit, dict) and audit.get("person_id"):
+            session.add(AuditRecord(person_id=str(audit["person_id"])[:32], channel=message.channel,
+                                    sender=message.recipient, record_kind=str(audit.get("record_kind", "message"))[:24],
+                                    at=now))
 
 
 def mark_retry(
@@ -179,6 +208,9 @@ def mark_refused(runtime: Runtime, lease: Lease, error: str, *, unreachable_at: 
                     session, UnreachableChat,
                     {"channel": message.channel, "recipient": message.recipient, "marked_at": unreachable_at},
                 )
+            # The chat cannot be reached: its consent to alerts is withdrawn, with the reason.
+            reason = Withdrawal.UNSUBSCRIBED if message.channel == "sms" else Withdrawal.BLOCKED
+            withdraw_chat(session, message.channel, message.recipient, reason, unreachable_at)
     return FAILED
 
 

@@ -35,6 +35,7 @@ from bot.outbound.queue import (
     mark_sent,
     release,
 )
+from bot.outbound.quiet import QuietHours
 from bot.outbound.sms import SMS_SENDER_VARIABLES, sms_sender
 from bot.outbound.telegram import telegram_sender
 from bot.outbox.queue import utcnow
@@ -65,8 +66,13 @@ class OutboundWorker:
     doorbell: Doorbell = field(default_factory=Doorbell)
     clock: Callable[[], dt.datetime] = utcnow
     rng: random.Random = field(default_factory=random.Random)
+    # Alerts and notices wait out the quiet hours; default: CSBOT_QUIET_HOURS in CSBOT_TIMEZONE.
+    quiet_hours: QuietHours | None = None
 
     def __post_init__(self) -> None:
+        if self.quiet_hours is None:
+            settings = self.runtime.settings
+            self.quiet_hours = QuietHours.from_settings(settings.quiet_hours, settings.timezone)
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
@@ -79,8 +85,10 @@ class OutboundWorker:
         handled = 0
         channels = tuple(self.senders)
         while not self._stopping and channels:
+            when = now or self.clock()
+            quiet = self.quiet_hours is not None and self.quiet_hours.holds(when)
             leases = await anyio.to_thread.run_sync(
-                claim_batch, self.runtime, now or self.clock(), self.policy, channels
+                partial(claim_batch, self.runtime, when, self.policy, channels, quiet=quiet)
             )
             if not leases:
                 break

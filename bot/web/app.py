@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from bot.alerts.runner import AlertsComponent
 from bot.channels.sms.route import SMS_PATH, sms_component
 from bot.channels.sms.status import STATUS_PATH
 from bot.channels.telegram.route import telegram_component
@@ -63,6 +64,7 @@ def build_components(
         if reader is not None:
             components.append(reader)
         components.append(maintenance_component(runtime))  # hourly pruning of old ids
+        components.append(AlertsComponent(runtime, doorbell))  # daily coupon check, alert dispatch
     return components
 
 

@@ -17,5 +17,7 @@ def csbot_env(database_url: str, **variables: str) -> dict[str, str]:
     env["CSBOT_DATABASE_URL"] = database_url
     env["CSBOT_SECRET_KEY"] = TEST_SECRET_KEY
     env["PYTHONUNBUFFERED"] = "1"
+    # No quiet hours unless a test sets them: a test must not depend on the time of day.
+    env["CSBOT_QUIET_HOURS"] = "off"
     env.update(variables)
     return env
