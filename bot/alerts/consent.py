@@ -80,7 +80,8 @@ def suppress_unsent(
     """The chat's pending alerts whose message has not left: suppressed, with their message."""
     unsent = [Alert.channel == channel, Alert.recipient == recipient, Alert.status == PENDING,
               Alert.outbound_message_id.in_(
-                  select(OutboundMessage.id).where(OutboundMessage.status.in_(("queued", "failed")))
+                  # Not left: waiting, refused, or just suppressed by the sender's claim.
+                  select(OutboundMessage.id).where(OutboundMessage.status.in_(("queued", "failed", "suppressed")))
               )]
     if person_id is not None:
         unsent.append(Alert.person_id == person_id)
