@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support.dialog_harness import MARIA
+from tests.support.dialog_harness import AMINATA, MARIA
 from tests.support.outbound import wait_for_replies
 from tests.support.serve_process import run_csbot
+from tests.support.sms_checks import within_sms_budget
 
 pytestmark = pytest.mark.slow
 CHAT = 7301001
@@ -49,3 +50,17 @@ def test_an_imported_disbursement_reaches_a_consenting_telegram_chat(stack, tmp_
     listed = run_csbot(server.env, "alerts", "list", "--status", "sent")
     assert listed.returncode == 0 and "payment_sent" in listed.stdout and str(CHAT) not in listed.stdout
     assert "…1001" in listed.stdout
+
+
+def test_alerts_over_sms_signed_like_twilio_within_the_sms_budget(stack):
+    _server, _db, sms, _telegram = stack
+    phone = "+17185550177"
+    sms.verify(phone, AMINATA)  # French, receiving on one case and paying on another: the longest text
+    replies = sms.send(phone, "ALERTES OUI")
+    assert replies[0].startswith("Les alertes sont activées pour cette conversation.")
+    assert all(within_sms_budget(reply) for reply in replies)
+    shown = sms.send(phone, "ALERTES")
+    assert "Envoyez ALERTES NON" in " ".join(shown) and all(within_sms_budget(r) for r in shown)
+    assert sms.send(phone, "STOP") and sms.send(phone, "ALERTES") == []  # silent after STOP
+    sms.send(phone, "START")
+    assert "désactivées" in sms.say(phone, "ALERTES")  # STOP withdrew consent; START did not restore it
