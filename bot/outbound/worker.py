@@ -6,6 +6,10 @@ batch concurrently (each message is to a different chat; the senders keep their 
 and marks each as soon as its API answered. The loop sleeps for the poll interval or until the
 doorbell rings (a webhook in this process queued something and committed).
 
+During the quiet hours (CSBOT_QUIET_HOURS in CSBOT_TIMEZONE, bot/outbound/quiet.py), read
+with the worker's own clock, alerts and office-answer notices are not claimed; they go when
+the quiet hours end. Replies and deletes are never held.
+
 A channel without a sender (SMS without TWILIO_ACCOUNT_SID and TWILIO_FROM_NUMBER) is not
 claimed at all: its messages wait in the queue, and start-up says so.
 """
