@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.hashing import KeyedHasher
 from bot.store.database import check_connection, make_engine, make_sessionmaker, upgrade
+from bot.store.dialect import NoLock, one_writer_at_a_time
 
 
 @dataclass
@@ -18,6 +22,14 @@ class Runtime:
     db: Engine
     sessions: sessionmaker[Session]
     hasher: KeyedHasher
+    # Every write transaction of this process takes it first (see one_writer_at_a_time).
+    writer: threading.Lock | NoLock = field(default_factory=NoLock)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction, after this process's other writers: commits on success."""
+        with self.writer, self.sessions.begin() as session:
+            yield session
 
     def dispose(self) -> None:
         self.db.dispose()
@@ -37,4 +49,7 @@ def open_runtime(settings: Settings, *, migrate: bool = True, pool_size: int = 1
         upgrade(db)
     else:
         check_connection(db)
-    return Runtime(settings=settings, db=db, sessions=make_sessionmaker(db), hasher=KeyedHasher(key))
+    return Runtime(
+        settings=settings, db=db, sessions=make_sessionmaker(db), hasher=KeyedHasher(key),
+        writer=one_writer_at_a_time(db),
+    )

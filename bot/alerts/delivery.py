@@ -60,7 +60,7 @@ def dispatch(runtime: Runtime, now: dt.datetime, *, batch: int = BATCH) -> Dispa
     report = DispatchReport()
     settings = runtime.settings
     while True:
-        with runtime.sessions.begin() as session:
+        with runtime.write() as session:  # after this process's other writers (SQLite: one at a time)
             done = dispatch_batch(session, now, batch=batch, program=settings.program_name,
                                   sms_encoding=settings.sms_encoding, report=report,
                                   skip_locked=not is_sqlite(runtime.db))

@@ -40,8 +40,8 @@ class CheckReport:
 
 def check_due(runtime: Runtime, now: dt.datetime) -> int:
     """Record coupon_due events for coupons due within 3 days of today (local); how many new."""
-    with runtime.db.begin() as conn:
-        return record_due_coupons(conn, local_today(now, runtime.settings.timezone), now)
+    with runtime.write() as session:
+        return record_due_coupons(session.connection(), local_today(now, runtime.settings.timezone), now)
 
 
 def check_and_dispatch(runtime: Runtime, now: dt.datetime) -> CheckReport:

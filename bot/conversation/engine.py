@@ -22,7 +22,7 @@ from bot.i18n import normalise_locale, translator
 from bot.runtime import Runtime
 from bot.services.accounts import StoreAccountServices
 from bot.services.alerts import StoreAlertConsent
-from bot.store.dialect import READ_ONLY, insert_ignoring_conflict, one_writer_at_a_time
+from bot.store.dialect import READ_ONLY, insert_ignoring_conflict
 from bot.store.models import Conversation, HandledDelivery
 from dialogs.context import ConversationState, DialogContext, Policy, State, reply_locale
 from dialogs.conversation import record_offered_choices, step
@@ -78,7 +78,6 @@ class ConversationEngine:
             )
             for channel in Channel
         }
-        self._one_writer = one_writer_at_a_time(runtime.db)
 
     def handle(
         self, message: InboundMessage, *, deadline: float | None = None, deliver: Deliver | None = None
@@ -90,12 +89,12 @@ class ConversationEngine:
         delivery): a channel that answers later queues its replies there, in the same
         transaction as the step (bot/outbound)."""
         wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
-        if not self._one_writer.acquire(timeout=wait):
+        if not self._runtime.writer.acquire(timeout=wait):
             raise StepTimedOut("waited too long for the database")
         try:
             return self._handle(message, deadline, deliver)
         finally:
-            self._one_writer.release()
+            self._runtime.writer.release()
 
     def _handle(self, message: InboundMessage, deadline: float | None, deliver: Deliver | None) -> Outcome:
         now = self._clock()

@@ -224,7 +224,7 @@ def open_document(
 ) -> tuple[str, bytes]:
     """Render `ref` (reading only), then record the view in the audit trail. Blocking."""
     filename, pdf = _render_reading(runtime, ref, now, None)
-    with runtime.sessions() as session, session.begin():
+    with runtime.write() as session:
         _audit(session, ref, channel, sender, now)
     return filename, pdf
 
@@ -237,7 +237,7 @@ def open_linked_document(
     OPENS_PER_LINK times: TooManyOpens before rendering once the count is reached; the count
     and the audit record are written together, in one short transaction. Blocking."""
     filename, pdf = _render_reading(runtime, ref, now, link_digest)
-    with runtime.sessions() as session, session.begin():
+    with runtime.write() as session:
         key = {"token_digest": link_digest}
         if count_up(session, DocumentLinkOpen, key, "opens", expires_at=expires_at) > OPENS_PER_LINK:
             raise TooManyOpens()  # opened meanwhile by others; rolled back, not served

@@ -62,7 +62,7 @@ def handle_mail(runtime: Runtime, raw: bytes, now: dt.datetime, uid: int = 0) ->
         return _logged(uid, MailOutcome("automatic reply"), "an autoresponder's mail is never an answer")
     if not mail.references:
         return _logged(uid, MailOutcome("no reference"), "no office message reference in its headers or subject")
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         message = None
         for reference in mail.references:
             message = find_message(session, reference)

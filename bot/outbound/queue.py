@@ -35,8 +35,9 @@ import datetime as dt
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.alerts.consent import Withdrawal, suppress_unsent, withdraw_chat
@@ -80,11 +81,9 @@ HELD_KINDS = (str(Kind.NOTICE), str(Kind.ALERT))
 OPTED_OUT, UNREACHABLE = "opted out", "unreachable"  # why a message was suppressed (last_error)
 
 
-def _claimable(now: dt.datetime, quiet: bool = False) -> ColumnElement[bool]:
-    due = or_(
-        and_(OutboundMessage.status == QUEUED, OutboundMessage.next_attempt_at <= now),
-        and_(OutboundMessage.status == SENDING, OutboundMessage.claimed_until <= now),
-    )
+def _first_of_its_chat(quiet: bool = False) -> ColumnElement[bool]:
+    """No earlier message of the same chat is still waiting: one message in flight per chat.
+    During quiet hours a held message waiting (queued) does not hold back a later reply."""
     earlier = aliased(OutboundMessage)
     blocking = [
         earlier.channel == OutboundMessage.channel,
@@ -92,11 +91,25 @@ def _claimable(now: dt.datetime, quiet: bool = False) -> ColumnElement[bool]:
         earlier.id < OutboundMessage.id,
         earlier.status.in_(WAITING),
     ]
-    if not quiet:
-        return and_(due, ~exists().where(*blocking))
-    # A held alert waiting (queued) does not hold back the reply to what the parent just sent.
-    blocking.append(or_(earlier.kind.not_in(HELD_KINDS), earlier.status == SENDING))
-    return and_(due, OutboundMessage.kind.not_in(HELD_KINDS), ~exists().where(*blocking))
+    if quiet:
+        blocking.append(or_(earlier.kind.not_in(HELD_KINDS), earlier.status == SENDING))
+    return ~exists().where(*blocking)
+
+
+def claim_query(status: str, now: dt.datetime, channels: Sequence[str], limit: int, quiet: bool = False) -> Select[Any]:
+    """The next `limit` claimable messages of one status: SENDING ones whose lease ran out,
+    or QUEUED ones that are due; each the first waiting message of its chat. During quiet
+    hours (`quiet`), none of HELD_KINDS."""
+    due = OutboundMessage.claimed_until <= now if status == SENDING else OutboundMessage.next_attempt_at <= now
+    query = (
+        select(OutboundMessage.id, OutboundMessage.kind, OutboundMessage.channel,
+               OutboundMessage.recipient, OutboundMessage.payload, OutboundMessage.attempts)
+        .where(OutboundMessage.status == status, due, _first_of_its_chat(quiet),
+               OutboundMessage.channel.in_(list(channels)))
+        .order_by(OutboundMessage.priority, OutboundMessage.id)
+        .limit(limit)
+    )
+    return query.where(OutboundMessage.kind.not_in(HELD_KINDS)) if quiet else query
 
 
 def claim_batch(
@@ -104,40 +117,67 @@ def claim_batch(
 ) -> list[Lease]:
     """Claim up to batch_size due messages of `channels` (those with a sender now); during
     quiet hours (`quiet`), none of HELD_KINDS. Messages to a number that opted out or a chat
-    that blocked the bot are marked suppressed instead, with why in last_error."""
+    that blocked the bot are marked suppressed instead, with why in last_error (and the
+    alerts among them too).
+
+    Two walks, each down ix_outbound_messages_claim_order (status, priority, id) that stops at
+    the batch size: sends whose lease ran out (a worker died; rare), then queued messages.
+    One query with an OR of the two would filter and sort the whole backlog on every claim,
+    inside the write transaction (measured: 15 ms with 3,000 queued, every webhook waiting)."""
     if not channels:
         return []
-    query = (
-        select(OutboundMessage)
-        .where(_claimable(now, quiet), OutboundMessage.channel.in_(list(channels)))
-        .order_by(OutboundMessage.priority, OutboundMessage.id)
-        .limit(policy.batch_size)
-    )
-    if not is_sqlite(runtime.db):
-        query = query.with_for_update(skip_locked=True, of=OutboundMessage)
     claimed_until = now + policy.lease
     leases: list[Lease] = []
-    with runtime.sessions.begin() as session:
-        for row in session.scalars(query):
-            silenced = _silenced(session, row.channel, row.recipient)
-            if silenced:
-                row.status, row.claimed_until, row.last_error = SUPPRESSED, None, silenced
-                if row.kind == str(Kind.ALERT):
-                    suppress_unsent(session, row.channel, row.recipient, silenced)
-                continue
-            row.status = SENDING
-            row.attempts += 1
-            row.claimed_until = claimed_until
-            message = Claimed(row.id, Kind(row.kind), row.channel, row.recipient, dict(row.payload), row.attempts)
-            leases.append(Lease(message, claimed_until))
+    with runtime.write() as session:
+        for status in (SENDING, QUEUED):
+            room = policy.batch_size - len(leases)
+            if room <= 0:
+                break
+            query = claim_query(status, now, channels, room, quiet)
+            if not is_sqlite(runtime.db):
+                query = query.with_for_update(skip_locked=True, of=OutboundMessage)
+            rows = session.execute(query).all()
+            silenced = _silenced(session, {(row.channel, row.recipient) for row in rows})
+            claimed = [row for row in rows if (row.channel, row.recipient) not in silenced]
+            # One statement each for the batch: per-row ORM updates cost ~0.1 ms apiece here.
+            for reason in set(silenced.values()):
+                _set(session, [row.id for row in rows if silenced.get((row.channel, row.recipient)) == reason],
+                     status=SUPPRESSED, claimed_until=None, last_error=reason)
+            for chat in {(row.channel, row.recipient) for row in rows if row.kind == str(Kind.ALERT)} & set(silenced):
+                suppress_unsent(session, *chat, silenced[chat])
+            _set(session, [row.id for row in claimed], status=SENDING, attempts=OutboundMessage.attempts + 1,
+                 claimed_until=claimed_until)
+            leases.extend(
+                Lease(Claimed(row.id, Kind(row.kind), row.channel, row.recipient, dict(row.payload), row.attempts + 1),
+                      claimed_until)
+                for row in claimed
+            )
     return leases
 
 
-def _silenced(session: Session, channel: str, recipient: str) -> str | None:
-    """Why nothing may be sent to this chat now, or None."""
-    if channel == "sms" and session.get(SmsOptOut, recipient) is not None:
-        return OPTED_OUT
-    return UNREACHABLE if session.get(UnreachableChat, (channel, recipient)) is not None else None
+def _set(session: Session, ids: list[int], **values: object) -> None:
+    if ids:
+        session.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(**values))
+
+
+def _silenced(session: Session, chats: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Which of `chats` (channel, recipient) opted out (SMS) or blocked the bot, and which of
+    the two: two queries for the whole batch, not two per message."""
+    if not chats:
+        return {}
+    phones = [recipient for channel, recipient in chats if channel == "sms"]
+    silenced = {("sms", phone): OPTED_OUT
+                for phone in session.scalars(select(SmsOptOut.phone).where(SmsOptOut.phone.in_(phones)))}
+    recipients = {recipient for _channel, recipient in chats}
+    unreachable = session.execute(
+        select(UnreachableChat.channel, UnreachableChat.recipient).where(
+            UnreachableChat.channel.in_({channel for channel, _recipient in chats}),
+            UnreachableChat.recipient.in_(recipients),
+        )
+    )
+    silenced.update({(channel, recipient): UNREACHABLE for channel, recipient in unreachable
+                     if (channel, recipient) in chats})
+    return silenced
 
 
 def _still_claimed(lease: Lease) -> ColumnElement[bool]:
@@ -154,7 +194,7 @@ def mark_sent(runtime: Runtime, lease: Lease, now: dt.datetime, provider_id: str
     "record_kind"}) writes it now, in the same transaction, as an account view does."""
     message = lease.message
     # No attempts fence: the message did go out, whoever holds the claim now.
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         marked = session.connection().execute(
             update(OutboundMessage)
             .where(OutboundMessage.id == message.id, OutboundMessage.status == SENDING)
@@ -179,7 +219,7 @@ def mark_retry(
     wait = policy.backoff(lease.message.attempts, rng)
     if after is not None:
         wait = max(wait, after)
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         session.execute(
             update(OutboundMessage).where(_still_claimed(lease)).values(
                 status=QUEUED, next_attempt_at=now + wait, claimed_until=None, last_error=error[:ERROR_LIMIT]
@@ -192,7 +232,7 @@ def mark_refused(runtime: Runtime, lease: Lease, error: str, *, unreachable_at: 
     """A definite refusal: failed, never retried. With `unreachable_at`, the recipient is also
     silenced (an SMS number as opted out, a Telegram chat as unreachable)."""
     message = lease.message
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         session.execute(
             update(OutboundMessage).where(_still_claimed(lease)).values(
                 status=FAILED, claimed_until=None, last_error=error[:ERROR_LIMIT]
@@ -218,7 +258,7 @@ def release(runtime: Runtime, leases: Sequence[Lease], now: dt.datetime) -> None
     """Give back claims never tried (shutdown): no attempt spent, claimable again at once."""
     if not leases:
         return
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         for lease in leases:
             session.execute(
                 update(OutboundMessage).where(_still_claimed(lease)).values(
@@ -227,11 +267,17 @@ def release(runtime: Runtime, leases: Sequence[Lease], now: dt.datetime) -> None
             )
 
 
+_UNREACHABLE = cast(Table, UnreachableChat.__table__)
+_CLEAR_UNREACHABLE = delete(_UNREACHABLE).where(
+    _UNREACHABLE.c.channel == bindparam("channel"), _UNREACHABLE.c.recipient == bindparam("recipient")
+)
+
+
 def clear_unreachable(session: Session, channel: str, recipient: str) -> None:
-    """A new message from the chat: it can be reached again (in the caller's transaction)."""
-    session.execute(
-        delete(UnreachableChat).where(UnreachableChat.channel == channel, UnreachableChat.recipient == recipient)
-    )
+    """A new message from the chat: it can be reached again (in the caller's transaction).
+    Runs on every Telegram message, so the statement is built once and run as plain Core
+    (building it from ORM attributes each time cost a fifth of the step)."""
+    session.connection().execute(_CLEAR_UNREACHABLE, {"channel": channel, "recipient": recipient})
 
 
 def record_delivery_status(session: Session, provider_id: str, status: str) -> bool:

@@ -35,6 +35,7 @@ from bot.documents.access import DocumentNotFound, open_document
 from bot.documents.qr import qr_png
 from bot.outbound.messages import Claimed, Kind, Outcome, Refused, Sent, TryAgain, enqueue
 from bot.outbound.pacing import Pacer, PerKey
+from bot.outbound.queue import OutboundPolicy
 from bot.runtime import Runtime
 from dialogs.replies import DocumentKind, DocumentRef, Reply
 
@@ -45,6 +46,7 @@ MAX_CALLBACK_DATA_BYTES = 64
 PER_BOT_PER_SECOND = 30.0
 PER_CHAT_PER_SECOND = 1.0
 PER_CHAT_BURST = 10.0  # a sign-in's delete, note and answer leave at once
+SENDS_IN_FLIGHT = OutboundPolicy().batch_size  # a worker sends one claimed batch at a time
 
 
 # --- queueing ------------------------------------------------------------------------------
@@ -200,7 +202,10 @@ def telegram_sender(runtime: Runtime) -> TelegramSender | None:
     settings: Settings = runtime.settings
     if not settings.telegram_bot_token:
         return None
-    request = HTTPXRequest(connect_timeout=10, read_timeout=30, write_timeout=30, media_write_timeout=60)
+    # httpcore checks every pooled connection on each request: PTB's default pool of 256
+    # costs CPU for nothing when at most a batch is in flight.
+    request = HTTPXRequest(connection_pool_size=SENDS_IN_FLIGHT, connect_timeout=10, read_timeout=30,
+                           write_timeout=30, media_write_timeout=60)
     bot = Bot(settings.telegram_bot_token, base_url=settings.telegram_api_base_url,
               base_file_url=file_base_url(settings.telegram_api_base_url), request=request)
     return TelegramSender(runtime, bot)

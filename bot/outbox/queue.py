@@ -136,7 +136,7 @@ def claim_batch(
         # already makes this whole transaction exclusive (and has no FOR UPDATE).
         query = query.with_for_update(skip_locked=True, of=OfficeMessage)
     claimed_until = now + policy.lease
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         rows = list(session.scalars(query))
         for row in rows:
             row.status = SENDING
@@ -185,7 +185,7 @@ def _snapshot(session: Session, row: OfficeMessage, claimed_until: dt.datetime) 
 
 def mark_sent(runtime: Runtime, item: Claimed, now: dt.datetime) -> None:
     # No attempts fence here: the mail did go out, whoever holds the claim now.
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         session.execute(
             update(OfficeMessage)
             .where(OfficeMessage.id == item.id, OfficeMessage.status == SENDING)
@@ -211,7 +211,7 @@ def mark_failed_attempt(
     else:
         values = {"status": QUEUED, "next_attempt_at": now + policy.backoff(item.attempts, rng)}
     values.update(claimed_until=None, last_error=error[:ERROR_LIMIT])
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         session.execute(
             update(OfficeMessage)
             .where(_still_claimed(item))
@@ -225,7 +225,7 @@ def release(runtime: Runtime, items: Sequence[Claimed], now: dt.datetime) -> Non
     another worker may take them at once."""
     if not items:
         return
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         for item in items:
             session.execute(
                 update(OfficeMessage)

@@ -73,8 +73,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-class _NoLock:
+class NoLock:
     """PostgreSQL's row locks already order the writers of one conversation."""
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         return True
@@ -83,11 +89,11 @@ class _NoLock:
         return None
 
 
-def one_writer_at_a_time(engine: Engine) -> threading.Lock | _NoLock:
+def one_writer_at_a_time(engine: Engine) -> threading.Lock | NoLock:
     """A lock for the threads of one process that write to SQLite. Threads queued on it take
     turns at once; left to SQLite's busy handler they sleep and poll, and under load some
     wait for seconds (measured: p99 5.6 s, bench/RESULTS.md). PostgreSQL needs none."""
-    return threading.Lock() if is_sqlite(engine) else _NoLock()
+    return threading.Lock() if is_sqlite(engine) else NoLock()
 
 
 def configure_sqlite(engine: Engine) -> None:

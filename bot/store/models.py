@@ -349,7 +349,8 @@ class OutboundMessage(Base):
 
     __tablename__ = "outbound_messages"
     __table_args__ = (
-        Index("ix_outbound_messages_due", "status", "priority", "next_attempt_at"),
+        # The claim walks one status in priority and id order and stops at its batch size.
+        Index("ix_outbound_messages_claim_order", "status", "priority", "id"),
         Index("ix_outbound_messages_chat", "channel", "recipient", "id"),
     )
 

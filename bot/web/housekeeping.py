@@ -37,7 +37,7 @@ class PruneReport:
 
 def prune(runtime: Runtime, now: dt.datetime | None = None) -> PruneReport:
     now = now or dt.datetime.now(dt.UTC)
-    with runtime.sessions() as session, session.begin():
+    with runtime.write() as session:
         connection = session.connection()  # Core DELETE: its result carries the row count
         deliveries = connection.execute(
             delete(HandledDelivery).where(HandledDelivery.handled_at < now - DELIVERY_RETENTION)

@@ -1,6 +1,8 @@
 """A real IMAP server for the reply-reader tests: Debian's dovecot (package dovecot-imapd),
 started by the test as its own process on a free loopback port, with one passwd-file user and
-a maildir in a temporary folder; no TLS. Mail is delivered by IMAP APPEND.
+a maildir in a temporary folder. Without `tls` it speaks plain IMAP; with a `TestCertificates`
+it offers STARTTLS with a certificate for 127.0.0.1 signed by the test's own authority. Mail
+is delivered by IMAP APPEND.
 
 Skips with the reason when dovecot is absent, except under CI=true, where that fails.
 Run as root (a container), dovecot's login and mail processes need users other than root:
@@ -41,8 +43,59 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class TestCertificates:
+    """A throwaway certificate authority and a server certificate for 127.0.0.1, written as PEM
+    files into `folder` (made with `cryptography`, a csbot dependency: no openssl command)."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, folder: Path, name: str = "csbot test authority") -> None:
+        import datetime as dt
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = dt.datetime.now(dt.UTC)
+        ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        ca = (
+            x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+            .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        server = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(server_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        pem = serialization.Encoding.PEM
+        self.authority = folder / "authority.pem"
+        self.certificate = folder / "server.pem"
+        self.key = folder / "server.key"
+        self.authority.write_bytes(ca.public_bytes(pem))
+        self.certificate.write_bytes(server.public_bytes(pem))
+        self.key.write_bytes(server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        self.key.chmod(0o600)
+
+
 class DovecotServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: TestCertificates | None = None) -> None:
         self.binary = require_dovecot()
         self.port = _free_port()
         self.root = Path(tempfile.mkdtemp(prefix="csbot-dovecot-"))
@@ -62,6 +115,11 @@ class DovecotServer:
 
         me, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name
         internal, internal_group, login = ("dovecot", "dovecot", "dovenull") if as_root else (me, group, me)
+        self.tls = tls
+        tls_settings = "ssl = no" if tls is None else (
+            f"ssl = yes\nssl_cert = <{tls.certificate}\nssl_key = <{tls.key}\n"
+            "ssl_dh = </usr/share/dovecot/dh.pem\nssl_min_protocol = TLSv1.2"
+        )
         self.config = self.root / "dovecot.conf"
         self.config.write_text(
             f"""base_dir = {self.root / 'run'}
@@ -70,7 +128,7 @@ log_path = {self.log}
 info_log_path = {self.log}
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{tls_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal}
@@ -104,7 +162,7 @@ userdb {{
 
     def env(self) -> dict[str, str]:
         return {"CSBOT_IMAP_HOST": "127.0.0.1", "CSBOT_IMAP_PORT": str(self.port), "CSBOT_IMAP_USER": USER,
-                "CSBOT_IMAP_PASSWORD": PASSWORD, "CSBOT_IMAP_STARTTLS": "false"}
+                "CSBOT_IMAP_PASSWORD": PASSWORD, "CSBOT_IMAP_STARTTLS": "false" if self.tls is None else "true"}
 
     def start(self) -> None:
         self.process = subprocess.Popen([self.binary, "-F", "-c", str(self.config)],
@@ -130,6 +188,10 @@ userdb {{
 
     def connect(self) -> imaplib.IMAP4:
         imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=5)
+        if self.tls is not None:
+            import ssl
+
+            imap.starttls(ssl.create_default_context(cafile=str(self.tls.authority)))
         imap.login(USER, PASSWORD)
         imap.select("INBOX")
         return imap
@@ -138,6 +200,11 @@ userdb {{
         with self.connect() as imap:
             status, _ = imap.append("INBOX", None, None, raw)
             assert status == "OK"
+
+    def logins(self) -> list[str]:
+        """dovecot's log lines for successful logins (", TLS," in them when secured)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [line for line in text.splitlines() if "imap-login:" in line and " Login: " in line]
 
     def flags(self) -> list[str]:
         """Each mail's flags, in UID order."""

@@ -51,5 +51,5 @@ class StatusCallbacks:
         return Response(status_code=200)
 
     def _record(self, sid: str, status: str) -> bool:
-        with self.runtime.sessions() as session, session.begin():
+        with self.runtime.write() as session:
             return record_delivery_status(session, sid, status)

@@ -1,15 +1,15 @@
 """alerts: consents (never deleted), events keyed by their source record, one alert per chat
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30 16:36:40.019518
 """
 from alembic import op
 import sqlalchemy as sa
 import bot.store.models
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
