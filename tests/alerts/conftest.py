@@ -42,7 +42,8 @@ def turn_on(runtime, person: dict[str, str], sender: str = "+12125550111", chann
             word: str = "ALERTS ON") -> None:
     bot = make_bot(runtime)
     bot.verify(person, sender=sender, channel=channel)
-    assert "Alerts are on" in bot.say(word, sender=sender, channel=channel) or word != "ALERTS ON"
+    answer = bot.say(word, sender=sender, channel=channel)
+    assert "Alerts are on" in answer or "alertes sont activées" in answer, answer
 
 
 def events(runtime) -> list[AlertEvent]:

@@ -190,3 +190,32 @@ def test_off_and_stop_suppress_what_was_queued_and_what_comes_next(example_long_
     latest = alerts(runtime)[-1]
     assert (latest.status, latest.reason, latest.recipient) == ("suppressed", "opted out", "+12125550111")
     assert len(messages(runtime)) == 2
+
+
+@pytest.mark.postgres
+def test_two_processes_dispatching_at_once_queue_each_alert_once(postgres_url, runtime_factory):
+    """Two dispatchers (as in two `csbot serve` workers) on PostgreSQL: SKIP LOCKED hands each
+    its own events, and the alerts' unique key would refuse a second alert anyway."""
+    import threading
+
+    from sqlalchemy import insert
+
+    from bot.store.models import AlertConsent, AlertEvent
+
+    runtime = runtime_factory(postgres_url)
+    with runtime.write() as session:
+        session.execute(insert(AlertConsent), [
+            {"person_id": f"B{i:04d}", "channel": "sms", "recipient": f"+1212555{i:04d}", "locale": "en",
+             "words_shown": "Alerts are on for this chat.", "given_at": NOV_26} for i in range(400)])
+        session.execute(insert(AlertEvent), [
+            {"person_id": f"B{i % 400:04d}", "kind": "payment_sent", "source_key": f"D{i}",
+             "event_date": dt.date(2026, 11, 20 + i // 400), "recorded_at": NOV_26} for i in range(800)])
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(dispatch(runtime, NOV_26, batch=50))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r.events for r in reports) == 800 and sum(r.queued for r in reports) == 800
+    assert len(messages(runtime)) == 800 and len(alerts(runtime)) == 800
+    assert all(e.dispatched_at is not None for e in events(runtime))
