@@ -154,7 +154,15 @@ def main() -> int:
     parser.add_argument("--new-share", type=float, default=0.10)
     parser.add_argument("--alerts", type=int, default=50_000)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--segments-only", action="store_true", help="only the texts' segments (seconds)")
     args = parser.parse_args()
+    if args.segments_only:
+        texts = segments()
+        for row in texts:
+            print(row)
+        if not args.no_record:
+            record_segments(texts)
+        return 0
     load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="csbot-bench-alerts-") as tmp:
         work = Path(tmp)
@@ -168,6 +176,26 @@ def main() -> int:
     if not args.no_record:
         record(imported, queued, texts, load_before)
     return 0
+
+
+def _segments_line(texts: list) -> str:
+    return ("- alert texts, longest date of the year, default program name, as sent by SMS:"
+            + "".join(f" {kind} {locale} {chars} chars / {segs} segment{'s' if segs > 1 else ''};"
+                      for kind, locale, chars, segs in texts).rstrip(";"))
+
+
+def record_segments(texts: list) -> None:
+    command = "python bench/bench_alerts.py " + " ".join(sys.argv[1:])
+    lines = [f"## Alert texts — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", "",
+             f"- machine: {describe()}", f"- command: `{command.strip()}`", _segments_line(texts), ""]
+    _append(lines)
+
+
+def _append(lines: list[str]) -> None:
+    separator = "" if RESULTS.read_text(encoding="utf-8").endswith("\n\n") else "\n"
+    with RESULTS.open("a", encoding="utf-8") as out:
+        out.write(separator + "\n".join(lines) + "\n")
+    print(f"appended to {RESULTS}")
 
 
 def record(imported: dict, queued: dict, texts: list, load_before: str) -> None:
@@ -194,17 +222,12 @@ def record(imported: dict, queued: dict, texts: list, load_before: str) -> None:
         "",
         f"- queue {q['alerts']:,} alerts (consent in force, one event each; alert rows and queued SMS):"
         f" {q['queue_s']:.1f} s = {q['queued'] / q['queue_s']:,.0f} alerts/s",
-        "- alert texts, longest date of the year, default program name, as sent by SMS:"
-        + "".join(f" {kind} {locale} {chars} chars / {segs} segment{'s' if segs > 1 else ''};"
-                  for kind, locale, chars, segs in texts).rstrip(";"),
+        _segments_line(texts),
         "- goal: import with events >= 20,000 records/s: "
         + ("met" if min(i["second_rate"], i["fresh_rate"]) >= 20_000 else "NOT met"),
         "",
     ]
-    separator = "" if RESULTS.read_text(encoding="utf-8").endswith("\n\n") else "\n"
-    with RESULTS.open("a", encoding="utf-8") as out:
-        out.write(separator + "\n".join(lines) + "\n")
-    print(f"appended to {RESULTS}")
+    _append(lines)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def test_every_alert_is_gsm7_as_written_and_one_segment_on_any_day(kind, locale)
     ("en", "NYS Child Support: a payment was sent to you on Nov 28. Send BALANCE to see it (PIN needed)."
            " Send ALERTS OFF to stop alerts."),
     ("fr", "NYS Child Support : le 28 nov., un versement vous a été envoyé. Envoyez SOLDE pour le voir"
-           " (code PIN requis). Envoyez ALERTES NON pour ne plus avoir d'alertes."),
+           " (code PIN requis). Envoyez ALERTES NON pour ne plus en recevoir."),
 ])
 def test_the_spec_example_in_both_languages(locale, expected):
     assert alert_text(translator(locale), AlertKind.PAYMENT_SENT, PROGRAM, dt.date(2026, 11, 28)) == expected
