@@ -107,16 +107,17 @@ def claim_batch(runtime: Runtime, now: dt.datetime, policy: OutboundPolicy, chan
     if not channels:
         return []
     claimed_until = now + policy.lease
+    # Built before the write turn: building a statement costs as much as running it here.
+    queries = [claim_query(status, now, channels, policy.batch_size) for status in (SENDING, QUEUED)]
+    if not is_sqlite(runtime.db):
+        queries = [query.with_for_update(skip_locked=True, of=OutboundMessage) for query in queries]
     leases: list[Lease] = []
     with runtime.write() as session:
-        for status in (SENDING, QUEUED):
+        for query in queries:
             room = policy.batch_size - len(leases)
             if room <= 0:
                 break
-            query = claim_query(status, now, channels, room)
-            if not is_sqlite(runtime.db):
-                query = query.with_for_update(skip_locked=True, of=OutboundMessage)
-            rows = session.execute(query).all()
+            rows = session.execute(query).all()[:room]
             silenced = _silenced(session, {(row.channel, row.recipient) for row in rows})
             claimed = [row for row in rows if (row.channel, row.recipient) not in silenced]
             # One statement each for the batch: per-row ORM updates cost ~0.1 ms apiece here.
@@ -164,15 +165,22 @@ def _still_claimed(lease: Lease) -> ColumnElement[bool]:
     )
 
 
+_MESSAGES = cast(Table, OutboundMessage.__table__)
+# No attempts fence: the message did go out, whoever holds the claim now. Built once: it runs
+# for every message sent, inside the process's write turn.
+_MARK_SENT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"), _MESSAGES.c.status == SENDING)
+    .values(status=SENT, sent_at=bindparam("sent_at"), claimed_until=None, last_error=None,
+            provider_id=bindparam("provider_id"))
+)
+
+
 def mark_sent(runtime: Runtime, lease: Lease, now: dt.datetime, provider_id: str | None) -> None:
-    # No attempts fence: the message did go out, whoever holds the claim now.
     with runtime.write() as session:
-        session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == lease.message.id, OutboundMessage.status == SENDING)
-            .values(status=SENT, sent_at=now, claimed_until=None, last_error=None,
-                    provider_id=(provider_id or None) and provider_id[:64])
-        )
+        session.connection().execute(_MARK_SENT, {
+            "message_id": lease.message.id, "sent_at": now, "provider_id": (provider_id or None) and provider_id[:64],
+        })
 
 
 def mark_retry(
