@@ -20,8 +20,9 @@ import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from bot.store.models import OutboundMessage
@@ -47,16 +48,21 @@ PRIORITY_OF = {Kind.DELETE: Priority.DELETE, Kind.REPLY: Priority.REPLY, Kind.NO
                Kind.ALERT: Priority.ALERT}
 
 
+_INSERT = insert(cast(Table, OutboundMessage.__table__)).returning(OutboundMessage.__table__.c.id)
+
+
 def enqueue(
     session: Session, *, kind: Kind, channel: str, recipient: str, payload: dict[str, Any], now: dt.datetime
-) -> OutboundMessage:
-    """Queue one message in the session's transaction (the caller commits)."""
-    message = OutboundMessage(
-        kind=str(kind), channel=channel, recipient=recipient, payload=payload, priority=int(PRIORITY_OF[kind]),
-        status="queued", attempts=0, next_attempt_at=now, created_at=now,
-    )
-    session.add(message)
-    return message
+) -> int:
+    """Queue one message in the session's transaction (the caller commits); its id.
+
+    Plain Core on the session's connection: it runs for every reply of every step, and the
+    ORM's unit of work cost more than the insert (measured: a fifth of a Telegram step)."""
+    return int(session.connection().execute(_INSERT, {
+        "kind": str(kind), "channel": channel, "recipient": recipient, "payload": payload,
+        "priority": int(PRIORITY_OF[kind]), "status": "queued", "attempts": 0, "next_attempt_at": now,
+        "created_at": now,
+    }).scalar_one())
 
 
 @dataclass(frozen=True)

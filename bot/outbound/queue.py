@@ -37,7 +37,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from bot.alerts.consent import Withdrawal, suppress_unsent, withdraw_chat
@@ -127,16 +140,17 @@ def claim_batch(
     if not channels:
         return []
     claimed_until = now + policy.lease
+    # Built before the write turn: building a statement costs as much as running it here.
+    queries = [claim_query(status, now, channels, policy.batch_size, quiet) for status in (SENDING, QUEUED)]
+    if not is_sqlite(runtime.db):
+        queries = [query.with_for_update(skip_locked=True, of=OutboundMessage) for query in queries]
     leases: list[Lease] = []
     with runtime.write() as session:
-        for status in (SENDING, QUEUED):
+        for query in queries:
             room = policy.batch_size - len(leases)
             if room <= 0:
                 break
-            query = claim_query(status, now, channels, room, quiet)
-            if not is_sqlite(runtime.db):
-                query = query.with_for_update(skip_locked=True, of=OutboundMessage)
-            rows = session.execute(query).all()
+            rows = session.execute(query).all()[:room]
             silenced = _silenced(session, {(row.channel, row.recipient) for row in rows})
             claimed = [row for row in rows if (row.channel, row.recipient) not in silenced]
             # One statement each for the batch: per-row ORM updates cost ~0.1 ms apiece here.
@@ -189,23 +203,35 @@ def _still_claimed(lease: Lease) -> ColumnElement[bool]:
     )
 
 
+_MESSAGES = cast(Table, OutboundMessage.__table__)
+# No attempts fence: the message did go out, whoever holds the claim now. Built once: it runs
+# for every message sent, inside the process's write turn.
+_MARK_SENT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"), _MESSAGES.c.status == SENDING)
+    .values(status=SENT, sent_at=bindparam("sent_at"), claimed_until=None, last_error=None,
+            provider_id=bindparam("provider_id"))
+)
+
+
+_AUDIT = insert(cast(Table, AuditRecord.__table__))
+
+
 def mark_sent(runtime: Runtime, lease: Lease, now: dt.datetime, provider_id: str | None) -> None:
     """Sent. A message whose payload names an audit record (an alert: {"person_id",
     "record_kind"}) writes it now, in the same transaction, as an account view does."""
     message = lease.message
-    # No attempts fence: the message did go out, whoever holds the claim now.
+    audit = message.payload.get("audit")
     with runtime.write() as session:
-        marked = session.connection().execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == message.id, OutboundMessage.status == SENDING)
-            .values(status=SENT, sent_at=now, claimed_until=None, last_error=None,
-                    provider_id=(provider_id or None) and provider_id[:64])
-        ).rowcount
-        audit = message.payload.get("audit")
+        connection = session.connection()
+        marked = connection.execute(_MARK_SENT, {
+            "message_id": message.id, "sent_at": now, "provider_id": (provider_id or None) and provider_id[:64],
+        }).rowcount
         if marked and isinstance(audit, dict) and audit.get("person_id"):
-            session.add(AuditRecord(person_id=str(audit["person_id"])[:32], channel=message.channel,
-                                    sender=message.recipient, record_kind=str(audit.get("record_kind", "message"))[:24],
-                                    at=now))
+            connection.execute(_AUDIT, {
+                "person_id": str(audit["person_id"])[:32], "channel": message.channel, "sender": message.recipient,
+                "record_kind": str(audit.get("record_kind", "message"))[:24], "at": now,
+            })
 
 
 def mark_retry(

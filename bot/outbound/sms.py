@@ -29,7 +29,6 @@ from bot.channels.sms.status import STATUS_PATH
 from bot.config import Settings
 from bot.outbound.messages import Claimed, Kind, Outcome, Refused, Sent, TryAgain, enqueue
 from bot.outbound.pacing import Pacer
-from bot.store.models import OutboundMessage
 
 log = logging.getLogger("csbot.outbound")
 
@@ -40,8 +39,8 @@ HTTP_TIMEOUT_SECONDS = 30.0
 
 def enqueue_sms(
     session: Session, *, kind: Kind, recipient: str, text: str, encoding: str, now: dt.datetime
-) -> list[OutboundMessage]:
-    """Queue `text` as SMS of at most two segments each (several, in order, when longer)."""
+) -> list[int]:
+    """Queue `text` as SMS of at most two segments each (several, in order, when longer); their ids."""
     return [
         enqueue(session, kind=kind, channel="sms", recipient=recipient, payload={"text": part}, now=now)
         for part in fit_for_sms(text, encoding)

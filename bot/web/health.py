@@ -8,9 +8,10 @@ every message fails while a read-only probe stays green. So the probe also rewri
 row of `health_probe` with its time, at most once every WRITE_CHECK_INTERVAL_SECONDS per
 process: a load balancer probing many times a second costs one small write every few
 seconds, and probes in between report the last write's outcome. The write waits at most
-WRITE_LOCK_WAIT_MS for a lock: a writer holding the lock (an import, a burst of messages)
-is not a failure, so a write that only timed out on the lock leaves the last outcome as it
-was, and the probe never queues behind the webhooks.
+WRITE_LOCK_WAIT_MS for a lock (this process's writer lock, then the database's): a writer
+holding the lock (an import, a burst of messages) is not a failure, so a write that only timed
+out on the lock leaves the last outcome as it was, and the probe never queues behind the
+webhooks.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def _database_answers(runtime: Runtime) -> None:
 
 def _database_accepts_writes(runtime: Runtime) -> Write:
     now = dt.datetime.now(dt.UTC)
+    # This process's writers take turns on runtime.writer: wait for it as briefly as for the
+    # database's own lock, so the probe never queues behind the webhooks.
+    if not runtime.writer.acquire(timeout=WRITE_LOCK_WAIT_MS / 1000):
+        return Write.LOCK_BUSY
     try:
         with runtime.db.connect() as conn, impatient_write(conn, WRITE_LOCK_WAIT_MS):
             result = conn.execute(
@@ -93,6 +98,8 @@ def _database_accepts_writes(runtime: Runtime) -> Write:
             f" {code}" if code else "",
         )
         return Write.REFUSED
+    finally:
+        runtime.writer.release()
     return Write.OK
 
 

@@ -306,6 +306,29 @@ def test_unparsable_polled_batch_never_reaches_a_log(telegram, caplog):
     assert "888-208-4485" not in text  # nor a reply's text (sendMessage parameters at DEBUG)
 
 
+def test_an_unreadable_update_telegram_keeps_sending_is_skipped_and_polling_goes_on(telegram, caplog):
+    """Telegram re-sends an update until the offset passes it. PTB failed the whole batch on
+    it and asked again at once, forever (a tight loop; no later message was ever handled):
+    now the batch is read one update at a time and the unreadable one is skipped."""
+    api, build = telegram
+    caplog.set_level(logging.INFO)
+    component = build(polling=True)
+    good = text_update(13700, "/help")
+    bad_id = good["update_id"] - 1
+    api.push_update({"update_id": bad_id, "message": f"my SSN is {SSN}"})  # kept until confirmed
+    api.push_update(good)
+    started = time.monotonic()
+    asyncio.run(_run_until(component, lambda: len(api.calls_to("sendPhoto")) == 2))
+    polls_per_second = len(api.calls_to("getUpdates")) / (time.monotonic() - started)
+    assert polls_per_second < 20, f"{polls_per_second:.0f} getUpdates a second: a tight loop"
+    offsets = [int(c.params.get("offset") or 0) for c in api.calls_to("getUpdates")]
+    assert good["update_id"] + 1 in offsets  # the unreadable update was confirmed with the good one
+    assert len([o for o in offsets if o <= bad_id]) <= 3, offsets  # the bad batch asked for again once
+    text = logged(caplog)
+    assert f"update {bad_id} cannot be read (AttributeError); skipped" in text
+    assert SSN not in text and SSN.replace("-", "") not in text
+
+
 def test_scrub_arguments_on_the_service_handler_covers_loggers_created_later():
     """configure_logging also puts the filter on its handler: a `telegram.*` logger created
     after scrub_loggers ran is scrubbed there; other loggers are left as they are."""

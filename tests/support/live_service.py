@@ -74,29 +74,36 @@ class Sms:
     def url(self) -> str:
         return self.server.url + "/twilio/sms"
 
+    @property
+    def signed_url(self) -> str:
+        """The URL Twilio signs: the service's public one (behind TLS), not the one we reach."""
+        return self.server.public_url + "/twilio/sms"
+
     @staticmethod
     def next_sid() -> str:
-        return "SM" + secrets.token_hex(16)
+        return "SM" + secrets.token_hex(16)  # Twilio's shape: SM + 32 hex digits
 
-    def sign(self, params: dict[str, str], token: str | None = None) -> str:
-        return RequestValidator(token or self.token).compute_signature(
-            self.server.public_url + "/twilio/sms", params
-        )
+    def sign(self, params: dict[str, str], token: str | None = None, url: str | None = None) -> str:
+        return RequestValidator(token or self.token).compute_signature(url or self.signed_url, params)
 
     def params(self, sender: str, body: str, sid: str | None = None) -> dict[str, str]:
+        """What Twilio posts for an inbound SMS (the fields csbot reads, and some it does not)."""
         return {
-            "From": sender, "To": "+15185550000", "Body": body,
+            "ToCountry": "US", "From": sender, "To": "+15185550000", "Body": body,
             "MessageSid": sid or self.next_sid(), "AccountSid": "AC" + "0" * 32, "NumMedia": "0",
+            "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
         }
 
-    def post(self, params: dict[str, str], signature: str | None = None) -> httpx.Response:
+    def post(self, params: dict[str, str], signature: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {} if signature is None else {"X-Twilio-Signature": signature}
-        return self.http.post(self.url, data=params, headers=headers)
+        return self.http.post(self.url, data=params, headers=headers, **kwargs)
 
     def send(self, sender: str, body: str, sid: str | None = None) -> list[str]:
+        """The messages of the TwiML answer (an answer other than 200 TwiML fails the test)."""
         params = self.params(sender, body, sid)
         response = self.post(params, self.sign(params))
         assert response.status_code == 200, (response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/xml")
         return messages_of(response.text)
 
     def say(self, sender: str, body: str) -> str:

@@ -9,26 +9,21 @@ public URL, as Twilio computes it.
 from __future__ import annotations
 
 import asyncio
-import html
 import re
-import secrets
 import signal
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, func, select
-from twilio.request_validator import RequestValidator
+from sqlalchemy import Engine, func, select
 
 from bot.channels.sms.gsm7 import is_gsm7
-from bot.store.database import normalise_url
 from bot.store.models import Conversation, HandledDelivery, SmsOptOut
-from tests.support.databases import EXAMPLE_EXTRACT
+from tests.support.live_service import Sms, db_engine, load_example, messages_of
 from tests.support.serve_process import ServeProcess, csbot_env, run_csbot, running_serve
 from tests.support.sms_checks import within_sms_budget
 
@@ -36,55 +31,7 @@ pytestmark = pytest.mark.slow
 
 AUTH_TOKEN = "twilio-e2e-auth-token-4567"
 PUBLIC_URL = "https://bot.example.org"
-EXAMPLE = EXAMPLE_EXTRACT
-MESSAGE_RE = re.compile(r"<Message>(.*?)</Message>", re.S)
 SSN_AND_PINS = ["987-65-4320", "987654320", "48213", "987-65-4322", "987654322", "31764"]
-
-
-def messages_of(xml: str) -> list[str]:
-    return [html.unescape(m) for m in MESSAGE_RE.findall(xml)]
-
-
-@dataclass
-class SmsClient:
-    """Talks to a running server as Twilio would."""
-
-    server: ServeProcess
-    token: str = AUTH_TOKEN
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=20))
-
-    @property
-    def signed_url(self) -> str:
-        return self.server.public_url + "/twilio/sms"
-
-    def next_sid(self) -> str:
-        return "SM" + secrets.token_hex(16)  # Twilio's shape: SM + 32 hex digits
-
-    def sign(self, params: dict[str, str], url: str | None = None, token: str | None = None) -> str:
-        return RequestValidator(token or self.token).compute_signature(
-            url or self.signed_url, params
-        )
-
-    def post(self, params: dict[str, str], headers: dict[str, str] | None = None, **kw):
-        return self.http.post(self.server.url + "/twilio/sms", data=params, headers=headers, **kw)
-
-    def send(self, sender: str, body: str, sid: str | None = None) -> tuple[int, list[str]]:
-        params = {
-            "ToCountry": "US", "From": sender, "To": "+15185550000", "Body": body,
-            "MessageSid": sid or self.next_sid(), "AccountSid": "AC" + "0" * 32,
-            "NumMedia": "0", "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
-        }
-        response = self.post(params, headers={"X-Twilio-Signature": self.sign(params)})
-        assert response.status_code == 200, (response.status_code, response.text)
-        assert response.headers["content-type"].startswith("application/xml")
-        return response.status_code, messages_of(response.text)
-
-    def say(self, sender: str, body: str) -> list[str]:
-        return self.send(sender, body)[1]
-
-
-def _db(url: str) -> Engine:
-    return create_engine(normalise_url(url))
 
 
 def _count_deliveries(db: Engine, sid: str) -> int:
@@ -103,18 +50,13 @@ def _conversation(db: Engine, sender: str):
         ).first()
 
 
-def _load_example(env: dict[str, str]) -> None:
-    result = run_csbot(env, "import", str(EXAMPLE), "--quiet")
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture(scope="module")
 def sms_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProcess, Engine]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('serve') / 'csbot.db'}"
     env = csbot_env(url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, CSBOT_PUBLIC_URL=PUBLIC_URL)
-    _load_example(env)
+    load_example(env)
     with running_serve(env) as server:
-        db = _db(url)
+        db = db_engine(url)
         yield server, db
         db.dispose()
         log = server.log_text()
@@ -123,10 +65,10 @@ def sms_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
 
 
 @pytest.fixture
-def client(sms_server) -> Iterator[SmsClient]:
-    sms_client = SmsClient(sms_server[0])
+def client(sms_server) -> Iterator[Sms]:
+    sms_client = Sms(sms_server[0], AUTH_TOKEN)
     yield sms_client
-    sms_client.http.close()
+    sms_client.close()
 
 
 # --- routes and signatures ------------------------------------------------------------------
@@ -143,23 +85,23 @@ def test_health_and_routes(sms_server) -> None:
 
 
 def test_missing_forged_and_tampered_signatures_are_403_and_record_nothing(
-    client: SmsClient, sms_server
+    client: Sms, sms_server
 ) -> None:
     _server, db = sms_server
     sender = "+12125559001"
     params = {"From": sender, "Body": "HELP", "MessageSid": client.next_sid()}
 
     missing = client.post(params)
-    forged = client.post(params, headers={"X-Twilio-Signature": client.sign(params, token="not-the-token")})
-    garbage = client.post(params, headers={"X-Twilio-Signature": "%%%"})
-    empty = client.post(params, headers={"X-Twilio-Signature": ""})
+    forged = client.post(params, client.sign(params, token="not-the-token"))
+    garbage = client.post(params, "%%%")
+    empty = client.post(params, "")
     tampered_params = dict(params, Body="BALANCE")
-    tampered = client.post(tampered_params, headers={"X-Twilio-Signature": client.sign(params)})
+    tampered = client.post(tampered_params, client.sign(params))
     # Signed for the URL the app sees, not the public one Twilio was given: refused.
     local_url = client.sign(params, url=client.server.url + "/twilio/sms")
-    wrong_url = client.post(params, headers={"X-Twilio-Signature": local_url})
+    wrong_url = client.post(params, local_url)
     dropped = {k: v for k, v in params.items() if k != "Body"}
-    missing_param = client.post(dropped, headers={"X-Twilio-Signature": client.sign(params)})
+    missing_param = client.post(dropped, client.sign(params))
 
     for response in (missing, forged, garbage, empty, tampered, wrong_url, missing_param):
         assert response.status_code == 403
@@ -168,20 +110,20 @@ def test_missing_forged_and_tampered_signatures_are_403_and_record_nothing(
     assert _conversation(db, sender) is None
 
 
-def test_extra_signed_parameters_are_accepted(client: SmsClient) -> None:
+def test_extra_signed_parameters_are_accepted(client: Sms) -> None:
     params = {
         "From": "+12125559002", "Body": "HELP", "MessageSid": client.next_sid(),
         "FromCity": "NEW YORK", "FromZip": "", "SomethingNew": "élan ✓", "OptOutType": "",
     }
-    response = client.post(params, headers={"X-Twilio-Signature": client.sign(params)})
+    response = client.post(params, client.sign(params))
     assert response.status_code == 200
     [help_text] = messages_of(response.text)
     assert "888-208-4485" in help_text
 
 
-def test_oversized_bodies_are_413(client: SmsClient) -> None:
+def test_oversized_bodies_are_413(client: Sms) -> None:
     big = {"From": "+12125559003", "Body": "x" * 70_000, "MessageSid": client.next_sid()}
-    response = client.post(big, headers={"X-Twilio-Signature": client.sign(big)})
+    response = client.post(big, client.sign(big))
     assert response.status_code == 413
     # Streamed without a Content-Length: counted as it arrives.
     encoded = urllib.parse.urlencode(big).encode()
@@ -201,25 +143,25 @@ def test_oversized_bodies_are_413(client: SmsClient) -> None:
     assert response.status_code == 413
     # Just under the limit is an ordinary (long) message.
     fits = {"From": "+12125559003", "Body": "word " * 12_000, "MessageSid": client.next_sid()}
-    response = client.post(fits, headers={"X-Twilio-Signature": client.sign(fits)})
+    response = client.post(fits, client.sign(fits))
     assert response.status_code == 200
 
 
-def test_repeated_message_sid_is_empty_and_changes_nothing(client: SmsClient, sms_server) -> None:
+def test_repeated_message_sid_is_empty_and_changes_nothing(client: Sms, sms_server) -> None:
     _server, db = sms_server
     sender, sid = "+12125559004", client.next_sid()
-    _, first = client.send(sender, "BALANCE", sid=sid)
+    first = client.send(sender, "BALANCE", sid=sid)
     assert first  # the SSN prompt
     before = _conversation(db, sender)
-    _, again = client.send(sender, "987-65-4320", sid=sid)
+    again = client.send(sender, "987-65-4320", sid=sid)
     assert again == []
     assert _conversation(db, sender) == before
     assert _count_deliveries(db, sid) == 1
 
 
-def test_unusable_sender_is_400(client: SmsClient) -> None:
+def test_unusable_sender_is_400(client: Sms) -> None:
     params = {"From": "not a number", "Body": "HELP", "MessageSid": client.next_sid()}
-    response = client.post(params, headers={"X-Twilio-Signature": client.sign(params)})
+    response = client.post(params, client.sign(params))
     assert response.status_code == 400
 
 
@@ -233,9 +175,9 @@ def test_unusable_sender_is_400(client: SmsClient) -> None:
     sender=st.sampled_from(["+12125559100", "212-555-9101", "x"]),
     extra=st.dictionaries(st.sampled_from(["A", "Zed", "From2", "b"]), st.text(max_size=50)),
 )
-def test_generated_bodies_through_the_server_never_5xx(client: SmsClient, body, sender, extra) -> None:
+def test_generated_bodies_through_the_server_never_5xx(client: Sms, body, sender, extra) -> None:
     params = {**extra, "From": sender, "Body": body, "MessageSid": client.next_sid()}
-    response = client.post(params, headers={"X-Twilio-Signature": client.sign(params)})
+    response = client.post(params, client.sign(params))
     assert response.status_code < 500
     for message in messages_of(response.text):
         assert within_sms_budget(message), message
@@ -244,34 +186,34 @@ def test_generated_bodies_through_the_server_never_5xx(client: SmsClient, body, 
 # --- compliance words -------------------------------------------------------------------------
 
 
-def test_stop_start_help(client: SmsClient, sms_server) -> None:
+def test_stop_start_help(client: Sms, sms_server) -> None:
     _server, db = sms_server
     sender = "+12125559005"
-    [help_text] = client.say(sender, "HELP")
+    [help_text] = client.send(sender, "HELP")
     assert "NYS Child Support" in help_text
     assert "888-208-4485" in help_text and "866-875-9975" in help_text
     assert "Msg & data rates may apply" in help_text and "STOP" in help_text
-    assert client.say(sender, "info") == [help_text]
+    assert client.send(sender, "info") == [help_text]
 
-    [confirmation] = client.say(sender, " Stop ")
+    [confirmation] = client.send(sender, " Stop ")
     assert "START" in confirmation
     with db.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(SmsOptOut).where(SmsOptOut.phone == sender)) == 1
     for word in ("MENU", "BALANCE", "HELP", "987-65-4320", "STOP", "hello"):
-        assert client.say(sender, word) == [], word
+        assert client.send(sender, word) == [], word
 
-    [resumed] = client.say(sender, "start")
+    [resumed] = client.send(sender, "start")
     assert "STOP" in resumed
-    assert client.say(sender, "MENU")  # talking again: the SSN prompt
+    assert client.send(sender, "MENU")  # talking again: the SSN prompt
 
     # Every opt-out word works, each once with a confirmation, then silence.
     for number, word in enumerate(
         ["STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "ARRET", "arrêt"]
     ):
         other = f"+1212555{9200 + number}"
-        assert len(client.say(other, word)) == 1, word
-        assert client.say(other, "MENU") == [], word
-        assert len(client.say(other, "UNSTOP")) == 1, word
+        assert len(client.send(other, word)) == 1, word
+        assert client.send(other, "MENU") == [], word
+        assert len(client.send(other, "UNSTOP")) == 1, word
 
 
 # --- whole conversations, both languages ---------------------------------------------------
@@ -291,10 +233,10 @@ FRENCH_SCRIPT = [
 PAYING_SCRIPT = ["COUPON", "987-65-4321", "90517", "COUPON", "STATEMENT", "BALANCE", "PAYMENTS"]
 
 
-def _run_script(client: SmsClient, sender: str, script: list[str]) -> list[list[str]]:
+def _run_script(client: Sms, sender: str, script: list[str]) -> list[list[str]]:
     transcript = []
     for body in script:
-        messages = client.say(sender, body)
+        messages = client.send(sender, body)
         assert messages, f"no reply to {body!r}"
         for message in messages:
             assert within_sms_budget(message), message
@@ -302,7 +244,7 @@ def _run_script(client: SmsClient, sender: str, script: list[str]) -> list[list[
     return transcript
 
 
-def _documents_open(client: SmsClient, transcript: list[list[str]]) -> int:
+def _documents_open(client: Sms, transcript: list[list[str]]) -> int:
     links = re.findall(re.escape(PUBLIC_URL) + r"(/d/[A-Za-z0-9_-]+)", "\n".join(sum(transcript, [])))
     for path in links:
         response = client.http.get(client.server.url + path)
@@ -310,7 +252,7 @@ def _documents_open(client: SmsClient, transcript: list[list[str]]) -> int:
     return len(links)
 
 
-def test_english_conversation(client: SmsClient) -> None:
+def test_english_conversation(client: Sms) -> None:
     transcript = _run_script(client, "+12125550111", ENGLISH_SCRIPT)
     joined = "\n".join(sum(transcript, []))
     assert "Maria" in joined and "$1,475.75" in joined  # verified, balance shown
@@ -319,7 +261,7 @@ def test_english_conversation(client: SmsClient) -> None:
     assert _documents_open(client, transcript) >= 2  # statement, notice, PDF of payments
 
 
-def test_french_conversation(client: SmsClient) -> None:
+def test_french_conversation(client: Sms) -> None:
     transcript = _run_script(client, "+17185550133", FRENCH_SCRIPT)
     joined = "\n".join(sum(transcript, []))
     assert "Aminata" in joined
@@ -331,7 +273,7 @@ def test_french_conversation(client: SmsClient) -> None:
     assert _documents_open(client, transcript) >= 2
 
 
-def test_paying_parent_conversation(client: SmsClient) -> None:
+def test_paying_parent_conversation(client: Sms) -> None:
     transcript = _run_script(client, "+12125550122", PAYING_SCRIPT)
     assert _documents_open(client, transcript) >= 1  # the coupon
 
@@ -345,8 +287,8 @@ def test_graceful_stop_and_sqlite_worker_refusal(serve, tmp_path: Path) -> None:
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
 
     server = serve(env)
-    sms_client = SmsClient(server)
-    assert sms_client.say("+12125559300", "HELP")
+    sms_client = Sms(server, AUTH_TOKEN)
+    assert sms_client.send("+12125559300", "HELP")
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal so the exit status
     # says "terminated by SIGTERM" (what service managers expect after a stop).
     assert server.stop() in (0, -signal.SIGTERM)
@@ -360,10 +302,10 @@ def test_graceful_stop_and_sqlite_worker_refusal(serve, tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_two_workers_conversation_and_concurrency(postgres_url: str, serve) -> None:
     env = csbot_env(postgres_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, CSBOT_PUBLIC_URL=PUBLIC_URL)
-    _load_example(env)
+    load_example(env)
     server = serve(env, workers=2)
     assert server.log_text().count("Started server process") >= 2
-    sms_client = SmsClient(server)
+    sms_client = Sms(server, AUTH_TOKEN)
     _run_script(sms_client, "+12125550111", ENGLISH_SCRIPT[:12])
     _run_script(sms_client, "+17185550133", FRENCH_SCRIPT[:6])
 
@@ -404,7 +346,7 @@ def test_postgres_two_workers_conversation_and_concurrency(postgres_url: str, se
     for response in responses[10:]:
         assert "888-208-4485" in messages_of(response.text)[0]
 
-    db = _db(postgres_url)
+    db = db_engine(postgres_url)
     try:
         for sid in sids:
             assert _count_deliveries(db, sid) == 1

@@ -53,8 +53,10 @@ from starlette.routing import BaseRoute, Route
 from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.channels.base import log_failure, new_error_id
+from bot.channels.telegram.client import CsbotBot
 from bot.channels.telegram.render import TelegramInbound, TelegramReplies, queue_outcome
 from bot.channels.telegram.startup import WEBHOOK_PATH, TelegramConnection, file_base_url
 from bot.conversation.engine import ConversationEngine
@@ -99,17 +101,16 @@ class TelegramComponent:
         self.doorbell = doorbell or Doorbell()  # rung once replies are queued and committed
         self._background: set[asyncio.Task[None]] = set()
         self._secret = (settings.telegram_webhook_secret or "").encode("utf-8")
-        builder = (
-            Application.builder()
-            .token(settings.telegram_bot_token)
-            .base_url(settings.telegram_api_base_url)
-            .base_file_url(file_base_url(settings.telegram_api_base_url))
-            .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
-            .connect_timeout(10)
-            .read_timeout(30)
-            .write_timeout(30)
-            .media_write_timeout(60)
+        bot = CsbotBot(
+            settings.telegram_bot_token,
+            base_url=settings.telegram_api_base_url,
+            base_file_url=file_base_url(settings.telegram_api_base_url),
+            request=HTTPXRequest(connect_timeout=10, read_timeout=30, write_timeout=30, media_write_timeout=60),
+            get_updates_request=HTTPXRequest(connection_pool_size=1, connect_timeout=10, read_timeout=30,
+                                             write_timeout=30),
+            rate_limiter=AIORateLimiter(max_retries=RATE_LIMIT_RETRIES),
         )
+        builder = Application.builder().bot(bot)
         if not polling:
             builder = builder.updater(None)  # webhook updates arrive through our own route
         self.application = builder.build()
