@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -38,9 +39,23 @@ def now(request: Request) -> dt.datetime:
     return clock()
 
 
+async def read_form(request: Request) -> FormData:
+    """The desk's forms are all application/x-www-form-urlencoded (no file uploads), parsed
+    here with the standard library; anything else is an empty form (and so fails CSRF)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return FormData()
+    body = (await request.body()).decode("utf-8", errors="replace")
+    try:
+        pairs = parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # too many fields
+        return FormData()
+    return FormData(pairs)
+
+
 async def checked_form(request: Request) -> FormData | None:
     """The posted form when it carries the session's CSRF token, else None."""
-    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    form = await read_form(request)
     submitted = form.get("csrf_token")
     return form if sessions.csrf_matches(request.session, submitted) else None
 
