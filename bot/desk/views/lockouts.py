@@ -11,7 +11,7 @@ from starlette.routing import Route
 from bot.desk.access import field, form_of, now, runtime_of, staff_page
 from bot.desk.audit import Action, record
 from bot.desk.auth import Staff
-from bot.desk.render import page
+from bot.desk.render import page, sentence
 from bot.errors import RequestRefused
 from bot.services.staff_work import active_locks, unlock
 
@@ -37,7 +37,7 @@ async def unlock_person(request: Request, staff: Staff) -> Response:
     try:
         await run_in_threadpool(lambda: unlock(runtime_of(request), person_id, staff.offices, also=audit))
     except RequestRefused as refused:
-        return await _list_page(request, staff, status=400, error=str(refused).capitalize() + ".")
+        return await _list_page(request, staff, status=400, error=sentence(str(refused)))
     request.session["flash"] = f"Unlocked {person_id}: the parent can sign in with their PIN again."
     return RedirectResponse("/staff/lockouts", status_code=303)
 

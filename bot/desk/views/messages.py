@@ -14,7 +14,7 @@ from starlette.routing import Route
 from bot.desk.access import field, form_of, now, runtime_of, staff_page
 from bot.desk.audit import Action, record
 from bot.desk.auth import Staff
-from bot.desk.render import page, refusal
+from bot.desk.render import page, refusal, sentence
 from bot.errors import RequestRefused
 from bot.office_answers.record import MAX_ANSWER_LENGTH
 from bot.runtime import Runtime
@@ -95,7 +95,7 @@ async def answer(request: Request, staff: Staff) -> Response:
             )
         )
     except RequestRefused as refused:
-        return await _exchange_page(request, staff, reference, status=400, error=str(refused),
+        return await _exchange_page(request, staff, reference, status=400, error=sentence(str(refused)),
                                     draft=text[: MAX_ANSWER_LENGTH * 2])
     told = (f"the parent is told by {recorded.notice} (the notice names the reference only)"
             if recorded.notice in ("sms", "telegram") else recorded.notice)

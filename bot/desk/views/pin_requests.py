@@ -15,7 +15,7 @@ from starlette.routing import Route
 from bot.desk.access import form_of, now, runtime_of, staff_page
 from bot.desk.audit import Action, record
 from bot.desk.auth import Staff
-from bot.desk.render import page
+from bot.desk.render import page, sentence
 from bot.errors import RequestRefused
 from bot.services.staff_work import (
     PIN_EXPORT_COLUMNS,
@@ -79,7 +79,7 @@ async def mark_mailed(request: Request, staff: Staff) -> Response:
             lambda: mark_pin_requests_mailed(runtime_of(request), ids, staff.offices, also=audit)
         )
     except RequestRefused as refused:
-        return await _list_page(request, staff, status=400, error=str(refused).capitalize() + ".")
+        return await _list_page(request, staff, status=400, error=sentence(str(refused)))
     count = len(marked)
     request.session["flash"] = f"Marked {count} request{'s' if count != 1 else ''} mailed."
     return RedirectResponse("/staff/pin-requests", status_code=303)
