@@ -15,7 +15,7 @@ HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # never to another site; "no-referrer" would make form posts Origin: null
     "Cache-Control": "no-store",
 }
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from bot.desk.sessions import csrf_token
+from bot.desk.sessions import COOKIE_PATH, csrf_token
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
@@ -50,10 +50,13 @@ def page(request: Request, name: str, *, status: int = 200, title: str, **contex
     """Render a page: the signed-in staff (if any), the form token and a one-time notice are
     always in its context."""
     session = request.session
+    # Outside /staff (a browser's /favicon.ico) the cookie is not sent: making a token there
+    # would set a new cookie over the real one.
+    in_scope = request.url.path == COOKIE_PATH or request.url.path.startswith(COOKIE_PATH + "/")
     context.update(
         title=title,
         staff=getattr(request.state, "staff", None),
-        csrf=csrf_token(session),
+        csrf=csrf_token(session) if in_scope else "",
         flash=session.pop("flash", None),
         error=context.get("error"),
         path=request.url.path,

@@ -191,3 +191,10 @@ def test_healthz_answers_without_a_session(desk):
 def test_an_unknown_page_is_a_desk_404(desk):
     response = desk.client().get("/staff/nowhere")
     assert response.status_code == 404 and "There is no desk page at this address." in response.text
+
+
+def test_a_page_outside_staff_leaves_the_session_cookie_alone(desk):
+    client = desk.signed_in("clerk")
+    response = client.get("/favicon.ico")  # browsers ask for it; the cookie's path is /staff
+    assert response.status_code == 404 and "set-cookie" not in response.headers
+    assert client.get("/staff/messages").status_code == 200
