@@ -15,7 +15,7 @@ HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",  # never to another site; "no-referrer" would make form posts Origin: null
+    "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
 
