@@ -80,3 +80,16 @@ def test_office_and_all_offices_are_exclusive_and_one_is_required(loaded_runtime
         with pytest.raises(SystemExit) as exited:
             _csbot(monkeypatch, capsys, "staff-users", *args)
         assert exited.value.code == 2
+
+
+def test_audit_list_shows_desk_actions_with_their_staff_user_and_detail(loaded_runtime, monkeypatch, capsys):
+    import datetime as dt
+
+    from bot.desk.audit import Action, record
+
+    with loaded_runtime.sessions.begin() as session:
+        record(session, "maria.k", Action.ANSWER, dt.datetime.now(dt.UTC), person_id="P-1001", detail="OM-2F7KAB3C")
+    status, out, _ = _csbot(monkeypatch, capsys, "audit", "list", "--person", "P-1001")
+    assert status == 0
+    assert out.splitlines()[0].split()[-1] == "detail"
+    assert out.splitlines()[2].split()[-5:] == ["desk", "maria.k", "desk", "answer", "OM-2F7KAB3C"]
