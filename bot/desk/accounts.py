@@ -69,7 +69,8 @@ def add_user(
         session.add(user)
         session.flush()
         session.add_all(StaffUserOffice(user_id=user.id, office_code=code) for code in codes)
-    return StaffUserRow(username, None if all_offices else tuple(codes), supervisor, None, None, now)
+    # A supervisor sees every office (the offices given are kept, should the role be taken away).
+    return StaffUserRow(username, None if all_offices or supervisor else tuple(codes), supervisor, None, None, now)
 
 
 def list_users(runtime: Runtime) -> list[StaffUserRow]:
@@ -79,7 +80,8 @@ def list_users(runtime: Runtime) -> list[StaffUserRow]:
             offices.setdefault(link.user_id, []).append(link.office_code)
         return [
             StaffUserRow(
-                u.username, None if u.all_offices else tuple(offices.get(u.id, ())), u.supervisor, u.disabled_at,
+                u.username, None if u.all_offices or u.supervisor else tuple(offices.get(u.id, ())), u.supervisor,
+                u.disabled_at,
                 u.locked_until, u.created_at,
             )
             for u in session.scalars(select(StaffUser).order_by(StaffUser.username))

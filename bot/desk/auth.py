@@ -42,8 +42,8 @@ class SignIn:
 
 
 def staff_view(session: Session, user: StaffUser) -> Staff:
-    offices: tuple[str, ...] | None = None
-    if not user.all_offices:
+    offices: tuple[str, ...] | None = None  # supervisors see every office, whatever --office said
+    if not user.all_offices and not user.supervisor:
         offices = tuple(
             session.scalars(
                 select(StaffUserOffice.office_code)

@@ -93,3 +93,14 @@ def test_audit_list_shows_desk_actions_with_their_staff_user_and_detail(loaded_r
     assert status == 0
     assert out.splitlines()[0].split()[-1] == "detail"
     assert out.splitlines()[2].split()[-5:] == ["desk", "maria.k", "desk", "answer", "OM-2F7KAB3C"]
+
+
+def test_a_supervisor_sees_every_office(loaded_runtime, monkeypatch, capsys):
+    status, out, _ = _csbot(monkeypatch, capsys, "staff-users", "add", "lead", "--office", "MAN", "--supervisor")
+    assert (status, out) == (0, "added supervisor user lead (every office)\n")
+    import datetime as dt
+
+    from bot.desk.auth import sign_in
+    with loaded_runtime.sessions.begin() as session:
+        staff = sign_in(session, "lead", PASSWORD, dt.datetime.now(dt.UTC)).staff
+    assert staff is not None and staff.offices is None and staff.may_see("BKN")
