@@ -185,3 +185,17 @@ def test_a_clerk_cannot_open_the_audit_page(new_page):
     response = page.goto("/staff/audit?person=P-1001")
     assert response.status == 403 and page.get_by_role("heading", name="Supervisors only").is_visible()
     checked(page, "refused")
+
+
+def test_the_desks_log_never_holds_a_password(desk_process, new_page):
+    page = new_page()
+    page.goto("/staff/sign-in")
+    page.get_by_label("Username").fill("clerk")
+    page.get_by_label("Password").fill("a wrong password typed here")
+    page.get_by_role("button", name="Sign in").click()
+    assert "Sign-in failed." in page.get_by_role("alert").inner_text()
+    assert page.get_by_label("Password").input_value() == ""  # not sent back either
+    checked(page, "sign-in-refused")
+    log = desk_process.log_text()
+    assert "Uvicorn running" in log
+    assert PASSWORD not in log and "a wrong password typed here" not in log

@@ -5,6 +5,7 @@ disabled, gets a new password or signs out."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 import pytest
@@ -97,11 +98,14 @@ def test_an_unknown_user_costs_the_same_argon2_work(desk, monkeypatch):
     assert len(calls) == 2 and all(c.startswith("$argon2id$") for c in calls)
 
 
-def test_five_failures_lock_the_user_for_15_minutes(desk):
+def test_five_failures_lock_the_user_for_15_minutes(desk, caplog):
+    caplog.set_level(logging.DEBUG)
     for _ in range(5):
         assert sign_in(desk.client(), "clerk", "not the password").status_code == 401
     assert sign_in(desk.client(), "clerk", PASSWORD).status_code == 401  # locked: the right password too
     assert len(_audit(desk.runtime, "desk sign-in locked")) == 1
+    assert "staff user clerk is locked for 15 minutes after 5 failed sign-ins" in caplog.text
+    assert "not the password" not in caplog.text and PASSWORD not in caplog.text
     desk.clock.advance(minutes=14)
     assert sign_in(desk.client(), "clerk", PASSWORD).status_code == 401
     desk.clock.advance(minutes=1, seconds=1)

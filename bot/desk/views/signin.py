@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -13,6 +15,7 @@ from bot.desk.audit import Action, record
 from bot.desk.auth import Staff, end_sessions, sign_in
 from bot.desk.render import page
 
+log = logging.getLogger("csbot.desk")
 HOME = "/staff/messages"
 REFUSED = (
     "Sign-in failed. Check your username and password. After 5 failed attempts in a row an account"
@@ -41,6 +44,8 @@ async def sign_in_post(request: Request) -> Response:
             elif outcome.username_known:
                 action = Action.SIGN_IN_LOCKED if outcome.locked_now else Action.SIGN_IN_REFUSED
                 record(db, username.lower(), action, moment)
+                if outcome.locked_now:  # the username only, never what was typed as the password
+                    log.warning("staff user %s is locked for 15 minutes after 5 failed sign-ins", username.lower())
             return outcome.staff
 
     staff = await run_in_threadpool(check)
