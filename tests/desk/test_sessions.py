@@ -4,7 +4,6 @@ disabled, gets a new password or signs out."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 
@@ -214,7 +213,3 @@ def test_a_new_password_must_be_12_characters(desk):
         reset_password(desk.runtime, "clerk", "elevenchars")
     assert "elevenchars" not in str(refused.value)
     assert sign_in(desk.client(), "clerk", PASSWORD).status_code == 303
-
-
-def test_now_is_the_apps_clock(desk):
-    assert isinstance(desk.clock(), dt.datetime)
