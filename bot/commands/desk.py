@@ -29,9 +29,9 @@ def register(commands: Commands) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    configure_logging(settings)
     if not 0 < args.port < 65536:
         raise CommandError("--port must be between 1 and 65535")
+    configure_logging(settings)
     if not _loopback(args.host) and not settings.desk_secure_cookies:
         log.warning(
             "the desk listens on %s without CSBOT_DESK_URL=https://...: staff passwords and session"

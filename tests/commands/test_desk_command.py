@@ -15,8 +15,10 @@ def test_the_defaults_are_loopback_8090():
     assert (args.host, args.port) == ("127.0.0.1", 8090)
 
 
-def test_a_bad_port_is_named(sqlite_url, make_settings, capsys):
+def test_a_bad_port_is_named(sqlite_url, make_settings, monkeypatch, capsys):
     make_settings(sqlite_url)
+    # configure_logging would bind the root logger to this test's captured stderr
+    monkeypatch.setattr(desk, "configure_logging", lambda settings: None)
     assert main(["desk", "--port", "70000"]) == 2
     assert capsys.readouterr().err == "csbot: error: --port must be between 1 and 65535\n"
 
