@@ -13,12 +13,14 @@ from bot.commands import (
     db,
     demo,
     demo_data,
+    desk,
     import_extract,
     lockouts,
     office_messages,
     outbound,
     pin_requests,
     serve,
+    staff_users,
     worker,
 )
 from bot.config import load_settings
@@ -27,6 +29,7 @@ from bot.errors import CsbotError
 # In the order `csbot --help` lists them.
 COMMANDS = (
     import_extract, demo, demo_data, chat, serve, worker, db, pin_requests, office_messages, outbound, lockouts, audit,
+    desk, staff_users,
 )
 
 
