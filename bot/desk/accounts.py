@@ -52,7 +52,7 @@ def add_user(
         raise RequestRefused("give either --office CODE (one or more) or --all-offices")
     password_hash = hash_password(password)  # checks the length first
     now = _utcnow()
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         known = set(session.scalars(select(Office.code)))
         unknown = [code for code in codes if code not in known]
         if unknown:
@@ -97,7 +97,7 @@ def _find(session: Session, username: str) -> StaffUser:
 
 def disable_user(runtime: Runtime, username: str) -> None:
     """Disabled at once: the user's open sessions stop working on their next request."""
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         user = _find(session, username)
         if user.disabled_at is not None:
             raise RequestRefused(f"staff user {username!r} is already disabled")
@@ -109,7 +109,7 @@ def reset_password(runtime: Runtime, username: str, password: str) -> None:
     """A new password; open sessions end, a sign-in lock is lifted. A disabled user stays
     disabled."""
     password_hash = hash_password(password)
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         user = _find(session, username)
         user.password_hash = password_hash
         user.session_version += 1

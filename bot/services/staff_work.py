@@ -117,7 +117,7 @@ def mark_pin_requests_mailed(
 ) -> list[int]:
     """`also` runs in the same transaction (the desk records its audit entry there)."""
     wanted = list(dict.fromkeys(ids))
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         query = select(PinRequest).where(PinRequest.id.in_(wanted))
         if offices is not None:
             query = query.where(PinRequest.person_id.in_(people_of(offices)))
@@ -190,7 +190,7 @@ def answer_office_message(
     """Record staff's answer, mark the message answered and queue the parent's notice, in one
     transaction: `csbot office-messages reply` and the staff desk both answer through here.
     `also` runs in the same transaction (the desk records its audit entry there)."""
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         message = find_message(session, reference)
         if message is None or (offices is not None and message.office_code not in offices):
             raise RequestRefused(f"no office message with reference {reference.strip()!r}")
@@ -208,7 +208,7 @@ def answer_office_message(
 
 def retry_office_messages(runtime: Runtime, ids: Sequence[int]) -> list[int]:
     wanted = list(dict.fromkeys(ids))
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         found = {m.id: m for m in session.scalars(select(OfficeMessage).where(OfficeMessage.id.in_(wanted)))}
 
         def problem(message_id: int) -> str | None:
@@ -254,7 +254,7 @@ def unlock(
 ) -> None:
     """`also` runs in the same transaction (the desk records its audit entry there)."""
     now = utcnow()
-    with runtime.sessions.begin() as session:
+    with runtime.write() as session:
         if not _person_in(session, person_id, offices):
             raise RequestRefused(f"no person with id {person_id!r}")
         lock = session.get(AccountLock, person_id)

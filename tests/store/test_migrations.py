@@ -63,7 +63,7 @@ def test_0009_adds_the_staff_desk_tables_and_the_audit_detail_and_goes_back(db_u
 
     engine = make_engine(db_url)
     try:
-        command.upgrade(alembic_config(engine), "0007")
+        command.upgrade(alembic_config(engine), "0008")
         with engine.begin() as conn:
             conn.execute(
                 text(
@@ -78,7 +78,7 @@ def test_0009_adds_the_staff_desk_tables_and_the_audit_detail_and_goes_back(db_u
         with engine.connect() as conn:
             assert conn.execute(text("SELECT record_kind, detail FROM audit_records")).one() == ("balance", None)
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        command.downgrade(alembic_config(engine), "0007")
+        command.downgrade(alembic_config(engine), "0008")
         assert "staff_users" not in inspect(engine).get_table_names()
         assert "detail" not in {c["name"] for c in inspect(engine).get_columns("audit_records")}
     finally:

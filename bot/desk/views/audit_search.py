@@ -26,7 +26,7 @@ async def audit_search(request: Request, staff: Staff) -> Response:
     def search() -> list[AuditRecord]:
         runtime = runtime_of(request)
         found = audit_records(runtime, person_id=person_id, since=None, limit=LIMIT)
-        with runtime.sessions.begin() as db:
+        with runtime.write() as db:
             record(db, staff.username, Action.AUDIT_SEARCH, moment, person_id=person_id,
                    detail=f"{len(found)} records")
         return found

@@ -43,7 +43,7 @@ async def export(request: Request, staff: Staff) -> Response:
     def build() -> str:
         runtime = runtime_of(request)
         rows = pin_export_rows(open_pin_requests(runtime, staff.offices))
-        with runtime.sessions.begin() as db:
+        with runtime.write() as db:
             ids = ",".join(str(row[0]) for row in rows)
             record(db, staff.username, Action.CSV_EXPORT, moment, detail=f"{len(rows)} PIN requests: {ids}")
         out = io.StringIO()

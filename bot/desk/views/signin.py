@@ -37,7 +37,7 @@ async def sign_in_post(request: Request) -> Response:
     moment = now(request)
 
     def check() -> Staff | None:
-        with runtime_of(request).sessions.begin() as db:
+        with runtime_of(request).write() as db:
             outcome = sign_in(db, username, password, moment)
             if outcome.staff is not None:
                 record(db, outcome.staff.username, Action.SIGN_IN, moment)
@@ -60,7 +60,7 @@ async def sign_out(request: Request, staff: Staff) -> Response:
     moment = now(request)
 
     def finish() -> None:
-        with runtime_of(request).sessions.begin() as db:
+        with runtime_of(request).write() as db:
             end_sessions(db, staff.id)
             record(db, staff.username, Action.SIGN_OUT, moment)
 

@@ -1,17 +1,15 @@
 """staff_desk: staff users and their offices for `csbot desk`; audit_records.detail
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-30 17:00:00
-
-(0008 is on another branch; whoever merges both re-chains this one after it.)
 """
 from alembic import op
 import sqlalchemy as sa
 import bot.store.models
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
