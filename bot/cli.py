@@ -14,12 +14,14 @@ from bot.commands import (
     db,
     demo,
     demo_data,
+    desk,
     import_extract,
     lockouts,
     office_messages,
     outbound,
     pin_requests,
     serve,
+    staff_users,
     worker,
 )
 from bot.config import load_settings
@@ -28,7 +30,7 @@ from bot.errors import CsbotError
 # In the order `csbot --help` lists them.
 COMMANDS = (
     import_extract, demo, demo_data, chat, serve, worker, db, pin_requests, office_messages, outbound, alerts, lockouts,
-    audit,
+    audit, desk, staff_users,
 )
 
 

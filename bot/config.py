@@ -84,6 +84,9 @@ class Settings(BaseSettings):
         default="NYS Child Support Processing Center, PO Box 15363, Albany, NY 12212-5363",
     )
     log_level: str = _env("CSBOT_LOG_LEVEL", default="INFO")
+    # The staff desk's address as staff's browsers reach it (the reverse proxy's), e.g.
+    # https://desk.agency.example; https makes its session cookie Secure.
+    desk_url: str | None = _env("CSBOT_DESK_URL", default=None)
 
     # Alerts and office-answer notices wait out the quiet hours (bot/outbound/quiet.py).
     quiet_hours: str = _env("CSBOT_QUIET_HOURS", default="21:00-08:00")
@@ -96,9 +99,11 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:///PATH or postgresql://... URL")
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "desk_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -133,6 +138,11 @@ class Settings(BaseSettings):
                 f"CSBOT_SECRET_KEY is too short: use at least {MIN_SECRET_KEY_LENGTH} characters"
             )
         return self.secret_key.encode("utf-8")
+
+    @property
+    def desk_secure_cookies(self) -> bool:
+        """The desk is reached over https: its cookie is sent over https only."""
+        return bool(self.desk_url and self.desk_url.startswith("https://"))
 
     @property
     def sms_enabled(self) -> bool:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-def test_the_wheel_holds_catalogs_migrations_fonts_and_demo_data(tmp_path):
+def test_the_wheel_holds_catalogs_migrations_fonts_demo_data_and_desk_templates(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(tmp_path), str(ROOT)],
@@ -35,6 +35,12 @@ def test_the_wheel_holds_catalogs_migrations_fonts_and_demo_data(tmp_path):
         "bot/channels/telegram/render.py",
         "bot/importer/pipeline.py",
         "bot/commands/import_extract.py",
+        "bot/store/migrations/versions/0009_staff_desk.py",
+        "bot/store/migrations/versions/0010_alerts.py",
+        "bot/desk/templates/base.html",
+        "bot/desk/templates/message.html",
+        "bot/desk/static/desk.css",
+        "bot/desk/views/messages.py",
     ]:
         assert needed in names, needed
     assert not any(name.startswith("tests/") for name in names)

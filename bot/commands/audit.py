@@ -1,5 +1,6 @@
 """`csbot audit list [--person ID] [--since YYYY-MM-DD] [--limit N]`: who viewed which kind of
-record through which chat, newest first (never the data itself)."""
+record through which chat, newest first (never the data itself). Staff desk actions are listed
+too: channel "desk", the staff user as the chat, what they touched as the detail."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(
         table(
-            ("when (UTC)", "person id", "channel", "chat", "record"),
-            [(iso(r.at), r.person_id, r.channel, r.sender, r.record_kind) for r in records],
+            ("when (UTC)", "person id", "channel", "chat", "record", "detail"),
+            [(iso(r.at), r.person_id, r.channel, r.sender, r.record_kind, r.detail) for r in records],
         )
     )
     if len(records) == args.limit:

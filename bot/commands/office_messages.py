@@ -11,12 +11,10 @@ import sys
 from bot.commands import Commands
 from bot.commands.output import counted, table
 from bot.config import Settings
-from bot.errors import CommandError, ConfigError, RequestRefused
+from bot.errors import CommandError, ConfigError
 from bot.office_answers.imap import IMAP_VARIABLES, Mailbox, MailboxError
-from bot.office_answers.record import AnswerProblem, find_message, record_answer
-from bot.outbox.queue import utcnow
 from bot.runtime import Runtime, open_runtime
-from bot.services.staff_work import iso, office_messages, retry_office_messages
+from bot.services.staff_work import answer_office_message, iso, office_messages, retry_office_messages
 
 
 def register(commands: Commands) -> None:
@@ -85,18 +83,9 @@ def list_messages(runtime: Runtime, *, include_sent: bool) -> None:
 
 
 def reply(runtime: Runtime, reference: str, text: str, author: str) -> None:
-    """Record staff's answer, mark the message answered and queue the parent's notice."""
-    with runtime.sessions.begin() as session:
-        message = find_message(session, reference)
-        if message is None:
-            raise RequestRefused(f"no office message with reference {reference!r}")
-        try:
-            recorded = record_answer(
-                session, message, text=text, source="staff", author=author, now=utcnow(),
-                sms_encoding=runtime.settings.sms_encoding,
-            )
-        except AnswerProblem as problem:
-            raise RequestRefused(f"nothing was recorded: {problem}") from None
+    """Record staff's answer, mark the message answered and queue the parent's notice (the
+    staff desk answers through the same `answer_office_message`)."""
+    recorded = answer_office_message(runtime, reference, text, author=author)
     print(f"answer to {recorded.reference} recorded (status answered); {_describe_notice(recorded.notice)}")
 
 

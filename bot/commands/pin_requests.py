@@ -10,11 +10,13 @@ from bot.commands import Commands
 from bot.commands.output import counted, table
 from bot.config import Settings
 from bot.runtime import Runtime, open_runtime
-from bot.services.staff_work import full_name, iso, mark_pin_requests_mailed, open_pin_requests
-
-# The CSV a mailing unit loads into its mail-merge: one column per address part.
-PIN_EXPORT_COLUMNS = (
-    "request_id", "person_id", "name", "address_line1", "address_line2", "city", "state", "zip", "requested_at",
+from bot.services.staff_work import (
+    PIN_EXPORT_COLUMNS,
+    full_name,
+    iso,
+    mark_pin_requests_mailed,
+    open_pin_requests,
+    pin_export_rows,
 )
 
 
@@ -57,12 +59,5 @@ def list_open(runtime: Runtime) -> None:
 def export_csv(runtime: Runtime) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(PIN_EXPORT_COLUMNS)
-    for request, person in open_pin_requests(runtime):
-        address = (
-            (person.address_line1, person.address_line2 or "", person.address_city, person.address_state,
-             person.address_zip)
-            if person
-            else ("", "", "", "", "")
-        )
-        writer.writerow((request.id, request.person_id, full_name(person), *address, iso(request.requested_at)))
+    writer.writerows(pin_export_rows(open_pin_requests(runtime)))
     sys.stdout.flush()

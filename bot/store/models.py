@@ -316,6 +316,10 @@ class AuditRecord(Base):
     sender: Mapped[str] = mapped_column(String(64))
     record_kind: Mapped[str] = mapped_column(String(24))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    # What a staff action touched (a message reference, request ids, a searched person id);
+    # never account data. Parents' views leave it empty; staff actions have channel "desk"
+    # and the staff user as `sender`.
+    detail: Mapped[str | None] = mapped_column(String(200))
 
 
 class DocumentLinkOpen(Base):
@@ -455,3 +459,35 @@ class Alert(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     outbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# --- the staff desk ---------------------------------------------------------------------------
+
+
+class StaffUser(Base):
+    """A person who signs in to the staff desk (`csbot desk`). The password exists only as an
+    Argon2id hash. `session_version` is in every session cookie: disabling the user, resetting
+    the password or signing out raises it, so older cookies stop working on their next request."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    all_offices: Mapped[bool] = mapped_column(default=False)
+    supervisor: Mapped[bool] = mapped_column(default=False)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class StaffUserOffice(Base):
+    """One office a staff user works for (none when `all_offices`). No foreign key to
+    `offices`: an import with --replace may drop an office; the user then sees nothing there."""
+
+    __tablename__ = "staff_user_offices"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    office_code: Mapped[str] = mapped_column(String(16), primary_key=True)

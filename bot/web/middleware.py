@@ -18,10 +18,13 @@ class BodySizeLimit:
     as it streams and the handler gets BodyTooLarge, which this middleware turns into 413.
     """
 
-    def __init__(self, app: ASGIApp, default_limit: int, limits: dict[str, int]) -> None:
+    def __init__(
+        self, app: ASGIApp, default_limit: int, limits: dict[str, int], message: str = "Request body too large"
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.limits = limits
+        self.message = message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -30,7 +33,7 @@ class BodySizeLimit:
         limit = self.limits.get(scope.get("path", ""), self.default_limit)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _too_large(send)
+            await _too_large(send, self.message)
             return
         received = 0
         response_started = False
@@ -54,7 +57,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await _too_large(send)
+                await _too_large(send, self.message)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -67,8 +70,8 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _too_large(send: Send) -> None:
-    response = PlainTextResponse("Request body too large", status_code=413)
+async def _too_large(send: Send, message: str) -> None:
+    response = PlainTextResponse(message, status_code=413)
     await response({"type": "http"}, _no_receive, send)
 
 

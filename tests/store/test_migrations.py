@@ -52,3 +52,55 @@ def test_0003_adds_the_document_link_counts_as_the_model_declares(db_url: str) -
         assert "document_link_opens" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_0009_adds_the_staff_desk_tables_and_the_audit_detail_and_goes_back(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from bot.store.models import Base
+
+    engine = make_engine(db_url)
+    try:
+        command.upgrade(alembic_config(engine), "0008")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO audit_records (person_id, channel, sender, record_kind, at)"
+                    " VALUES ('P-1', 'sms', '+12125550100', 'balance', :now)"
+                ),
+                {"now": dt.datetime.now(dt.UTC)},
+            )
+        assert upgrade(engine) is True
+        tables = set(inspect(engine).get_table_names())
+        assert {"staff_users", "staff_user_offices"} <= tables
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT record_kind, detail FROM audit_records")).one() == ("balance", None)
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        command.downgrade(alembic_config(engine), "0008")
+        assert "staff_users" not in inspect(engine).get_table_names()
+        assert "detail" not in {c["name"] for c in inspect(engine).get_columns("audit_records")}
+    finally:
+        engine.dispose()
+
+
+def test_0010_adds_the_alert_tables_as_the_model_declares_and_goes_back(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from bot.store.models import Base
+
+    engine = make_engine(db_url)
+    try:
+        command.upgrade(alembic_config(engine), "0009")
+        assert "alert_consents" not in inspect(engine).get_table_names()
+        assert upgrade(engine) is True
+        assert {"alert_consents", "alert_events", "alerts"} <= set(inspect(engine).get_table_names())
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        command.downgrade(alembic_config(engine), "0009")
+        assert not {"alert_consents", "alert_events", "alerts"} & set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()

@@ -1,15 +1,15 @@
 """alerts: consents (never deleted), events keyed by their source record, one alert per chat
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-30 16:36:40.019518
 """
 from alembic import op
 import sqlalchemy as sa
 import bot.store.models
 
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

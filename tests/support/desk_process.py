@@ -1,0 +1,69 @@
+"""Run `csbot desk` as a real subprocess on a free loopback port, for the browser tests, the
+way tests/support/serve_process.py runs `csbot serve`:
+
+    with running_desk(csbot_env(db_url)) as desk:
+        httpx.get(desk.url + "/staff/healthz")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.support.serve_process import ServeFailed, ServeProcess, csbot_command, free_port
+
+STARTUP_TIMEOUT_SECONDS = 40
+
+
+def start_desk(env: dict[str, str]) -> ServeProcess:
+    """Start `csbot desk` and wait until /staff/healthz answers 200."""
+    last_error = ""
+    for _attempt in range(3):  # another process may grab the free port first
+        port = free_port()
+        log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the desk writes to it until stop()
+            prefix="csbot-desk-", suffix=".log", delete=False
+        )
+        process = subprocess.Popen(
+            [*csbot_command(), "desk", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log_file.close()
+        desk = ServeProcess(f"http://127.0.0.1:{port}", port, process, Path(log_file.name), dict(env))
+        if _wait_healthy(desk):
+            return desk
+        desk.stop()
+        last_error = desk.log_text()
+        if "address already in use" not in last_error.lower():
+            break
+    raise ServeFailed(f"csbot desk did not become healthy:\n{last_error[-3000:]}")
+
+
+def _wait_healthy(desk: ServeProcess) -> bool:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if not desk.alive():
+            return False
+        try:
+            if httpx.get(desk.url + "/staff/healthz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@contextlib.contextmanager
+def running_desk(env: dict[str, str]) -> Iterator[ServeProcess]:
+    desk = start_desk(env)
+    try:
+        yield desk
+    finally:
+        desk.stop()
+        with contextlib.suppress(OSError):
+            desk.log_path.unlink()
