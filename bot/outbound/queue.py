@@ -10,8 +10,9 @@ Life of an outbound message:
     queued --claim, the number opted out (STOP, 21610) or the chat blocked the bot--> suppressed
 
 Quiet hours (bot/outbound/quiet.py): while they hold, what the bot says first (alerts and
-office-answer notices, `HELD_KINDS`) is not claimed and does not hold back a later reply in
-its chat; replies and deletes go at once. The held messages go when the quiet hours end.
+office-answer notices: priority HELD_FROM and after) is not claimed and does not hold back a
+later reply in its chat; replies and deletes go at once. The held messages go when the quiet
+hours end.
 
 Claiming takes a small batch in one short transaction, as the office-mail outbox does
 (bot/outbox/queue.py): `FOR UPDATE SKIP LOCKED` on PostgreSQL so concurrent workers each get
@@ -54,7 +55,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from bot.alerts.consent import Withdrawal, suppress_unsent, withdraw_chat
-from bot.outbound.messages import Claimed, Kind
+from bot.outbound.messages import Claimed, Kind, Priority
 from bot.outbox.queue import ERROR_LIMIT, backoff_ceiling, full_jitter
 from bot.runtime import Runtime
 from bot.store.dialect import insert_ignoring_conflict, is_sqlite
@@ -89,8 +90,10 @@ class Lease:
     claimed_until: dt.datetime
 
 
-# Kinds the bot sends first, held during quiet hours; replies and deletes never are.
-HELD_KINDS = (str(Kind.NOTICE), str(Kind.ALERT))
+# What the bot says first (notices, alerts) is held during quiet hours; replies and deletes never
+# are. Held by priority, not by kind: the claim's index walk then stops where they begin, instead
+# of stepping over every held alert (50,000 after a big import) on each claim of the night.
+HELD_FROM = int(Priority.NOTICE)
 OPTED_OUT, UNREACHABLE = "opted out", "unreachable"  # why a message was suppressed (last_error)
 
 
@@ -105,14 +108,14 @@ def _first_of_its_chat(quiet: bool = False) -> ColumnElement[bool]:
         earlier.status.in_(WAITING),
     ]
     if quiet:
-        blocking.append(or_(earlier.kind.not_in(HELD_KINDS), earlier.status == SENDING))
+        blocking.append(or_(earlier.priority < HELD_FROM, earlier.status == SENDING))
     return ~exists().where(*blocking)
 
 
 def claim_query(status: str, now: dt.datetime, channels: Sequence[str], limit: int, quiet: bool = False) -> Select[Any]:
     """The next `limit` claimable messages of one status: SENDING ones whose lease ran out,
     or QUEUED ones that are due; each the first waiting message of its chat. During quiet
-    hours (`quiet`), none of HELD_KINDS."""
+    hours (`quiet`), nothing from HELD_FROM on."""
     due = OutboundMessage.claimed_until <= now if status == SENDING else OutboundMessage.next_attempt_at <= now
     query = (
         select(OutboundMessage.id, OutboundMessage.kind, OutboundMessage.channel,
@@ -122,14 +125,14 @@ def claim_query(status: str, now: dt.datetime, channels: Sequence[str], limit: i
         .order_by(OutboundMessage.priority, OutboundMessage.id)
         .limit(limit)
     )
-    return query.where(OutboundMessage.kind.not_in(HELD_KINDS)) if quiet else query
+    return query.where(OutboundMessage.priority < HELD_FROM) if quiet else query
 
 
 def claim_batch(
     runtime: Runtime, now: dt.datetime, policy: OutboundPolicy, channels: Sequence[str], *, quiet: bool = False,
 ) -> list[Lease]:
     """Claim up to batch_size due messages of `channels` (those with a sender now); during
-    quiet hours (`quiet`), none of HELD_KINDS. Messages to a number that opted out or a chat
+    quiet hours (`quiet`), nothing from HELD_FROM on. Messages to a number that opted out or a chat
     that blocked the bot are marked suppressed instead, with why in last_error (and the
     alerts among them too).
 

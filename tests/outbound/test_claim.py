@@ -28,16 +28,19 @@ def queue_many(runtime, chats: int, per_chat: int, channel: str = "telegram") ->
                         payload={"text": f"{n}"}, now=NOW)
 
 
+@pytest.mark.parametrize("quiet", [False, True], ids=["day", "quiet hours"])
 @pytest.mark.parametrize("status", [QUEUED, SENDING])
-def test_the_claim_walks_the_claim_order_index_without_sorting(runtime_factory, sqlite_url, status):
+def test_the_claim_walks_the_claim_order_index_without_sorting(runtime_factory, sqlite_url, status, quiet):
     runtime = runtime_factory(sqlite_url)
     queue_many(runtime, chats=20, per_chat=50)
-    query = claim_query(status, NOW, ["telegram", "sms"], 30)
+    query = claim_query(status, NOW, ["telegram", "sms"], 30, quiet)
     compiled = query.compile(runtime.db, compile_kwargs={"literal_binds": True})
     with runtime.db.connect() as conn:
         plan = " | ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
     assert "ix_outbound_messages_claim_order" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # a sort of the whole backlog
+    if quiet:  # the walk stops where the held priorities begin, not after every held alert
+        assert "priority<?" in plan.replace(" ", ""), plan
 
 
 def test_a_batch_claims_the_first_message_of_each_chat_and_suppresses_silenced_chats(runtime_factory, sqlite_url):
