@@ -70,11 +70,12 @@ def _what_you_get(ctx: DialogContext) -> str:
     if roles == {Role.RECEIVING}:
         return _("You will get a short message when a payment is sent to you.")
     if roles == {Role.PAYING}:
-        return _("You will get a short message when your payment is received and 3 days before a payment is due.")
+        return _("You will get a short message when your payment is received. You will also get one 3 days"
+                 " before a payment is due.")
     if roles:
         return _(
-            "You will get a short message when a payment is sent to you, when your payment is received"
-            " and 3 days before a payment is due."
+            "You will get a short message when a payment is sent to you or your payment is received. You"
+            " will also get one 3 days before a payment is due."
         )
     return _("You will get a short message when there is news about a payment.")
 

@@ -188,6 +188,7 @@ def send(ctx: DialogContext) -> None:
     ctx.result.say(
         _(
             "Your message is on its way to the {office}. Your reference is {reference}. Expect"
-            " an answer within 2 business days. Send OFFICE to check its status."
+            " an answer within 2 business days. We will tell you here when it comes; then send"
+            " MESSAGES to read it."
         ).format(office=draft.get("office", ""), reference=reference)
     )

@@ -39,7 +39,7 @@ def test_alerts_shows_the_setting_and_how_to_change_it(loaded_runtime):
     bot.verify(JAMES)
     off = bot.send("ALERTS")
     assert "Alerts are off for this chat. Send ALERTS ON" in off.replies[0].text
-    assert "your payment is received and 3 days before a payment is due" in off.replies[0].text
+    assert "when your payment is received. You will also get one 3 days before a payment is due" in off.replies[0].text
     assert [c.word for c in off.replies[0].choices] == ["ALERTS ON", "MENU"]
     bot.say("alerts on")
     on = bot.send("Alerts")
@@ -101,7 +101,7 @@ def test_french_words_and_french_consent(loaded_runtime):
     bot.verify(AMINATA)
     answer = bot.say("ALERTES OUI")
     assert answer.startswith("Les alertes sont activées pour cette conversation.")
-    assert "un versement vous est envoyé, quand votre paiement est enregistré" in answer  # both roles
+    assert "un versement vous est envoyé ou que votre paiement est enregistré" in answer  # both roles
     (consent,) = consents(loaded_runtime)
     assert consent.locale == "fr" and consent.words_shown == answer
     assert "désactivées" in bot.say("alertes non")
