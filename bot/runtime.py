@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.hashing import KeyedHasher
 from bot.store.database import check_connection, make_engine, make_sessionmaker, upgrade
-from bot.store.dialect import NoLock, one_writer_at_a_time
+from bot.store.dialect import FairLock, NoLock, one_writer_at_a_time
 
 
 @dataclass
@@ -23,7 +22,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     hasher: KeyedHasher
     # Every write transaction of this process takes it first (see one_writer_at_a_time).
-    writer: threading.Lock | NoLock = field(default_factory=NoLock)
+    writer: FairLock | NoLock = field(default_factory=NoLock)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:

@@ -4,6 +4,7 @@ NOTHING, or add one to a counter) for both."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import threading
 from collections.abc import Iterator
@@ -89,11 +90,55 @@ class NoLock:
         return None
 
 
-def one_writer_at_a_time(engine: Engine) -> threading.Lock | NoLock:
-    """A lock for the threads of one process that write to SQLite. Threads queued on it take
-    turns at once; left to SQLite's busy handler they sleep and poll, and under load some
-    wait for seconds (measured: p99 5.6 s, bench/RESULTS.md). PostgreSQL needs none."""
-    return threading.Lock() if is_sqlite(engine) else NoLock()
+class FairLock:
+    """A lock granted in the order it was asked for. threading.Lock is not: a thread that asks
+    while the lock is being released can take it ahead of threads that waited longer, so under
+    load one webhook's step can be overtaken again and again (the tail of its latency). Here
+    release hands the lock to the longest waiter directly."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._held = False
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return True
+            if not blocking:
+                return False
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        if turn.acquire(timeout=timeout):
+            return True  # handed over by release(): held
+        with self._guard:
+            try:
+                self._waiters.remove(turn)
+            except ValueError:
+                return True  # handed over just as the wait ran out: held after all
+        return False
+
+    def release(self) -> None:
+        with self._guard:
+            if self._waiters:
+                self._waiters.popleft().release()  # the lock stays held, by the next in line
+            else:
+                self._held = False
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def one_writer_at_a_time(engine: Engine) -> FairLock | NoLock:
+    """A lock for the threads of one process that write to SQLite, granted in turn. Left to
+    SQLite's busy handler they sleep and poll, and under load some wait for seconds
+    (measured: p99 5.6 s, bench/RESULTS.md). PostgreSQL needs none."""
+    return FairLock() if is_sqlite(engine) else NoLock()
 
 
 def configure_sqlite(engine: Engine) -> None:
