@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     }
     try:
         if workers == 1:
-            app = create_app(runtime, telegram_polling=telegram_polling)
+            app = create_app(runtime, telegram_polling=telegram_polling, freeze_heap=True)
             uvicorn.run(app, **common)
         else:
             runtime.dispose()  # each worker opens its own pool after the fork

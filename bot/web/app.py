@@ -13,6 +13,7 @@ process memory, so any worker can take any message.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -74,10 +75,11 @@ def create_app(
     telegram_polling: bool = False,
     background: bool = True,
     components: list[WebComponent] | None = None,
+    freeze_heap: bool = False,
 ) -> Starlette:
     """The ASGI app. `background=False` leaves out background tasks (outbox, outbound sender,
-    pruning), for
-    tests of the routes alone; `components` replaces the configured ones entirely."""
+    pruning), for tests of the routes alone; `components` replaces the configured ones
+    entirely. `freeze_heap` (the service's own process, not a test's): see _freeze_heap."""
     if components is None:
         components = build_components(
             runtime, telegram_polling=telegram_polling, background=background
@@ -100,6 +102,8 @@ def create_app(
                     raise
                 started.append(component)
             log.info("csbot serve ready (%s)", _describe_routes(routes))
+            if freeze_heap:
+                _freeze_heap()
             yield
         finally:
             for component in reversed(started):
@@ -120,6 +124,18 @@ def _describe_routes(routes: list[BaseRoute]) -> str:
     return "routes: " + ", ".join(paths)
 
 
+def _freeze_heap() -> None:
+    """Move everything start-up built (SQLAlchemy's mappings, python-telegram-bot, Babel's
+    locale data, the catalogs) out of the garbage collector's sight. Python's full collections
+    walk every tracked object; with these they took tens of milliseconds, and a webhook that
+    arrived during one waited: measured, gc.freeze() halved the Telegram webhook's p99 (55 to
+    27 ms) and raised its throughput by a fifth (bench/RESULTS.md). Objects made later are
+    collected as before."""
+    gc.collect()
+    gc.freeze()
+    log.info("heap frozen after start-up (%d objects)", gc.get_freeze_count())
+
+
 def app_factory() -> Starlette:
     """Build the app in a uvicorn worker process (`--workers N`): settings and database from
     the environment, migrations already applied by the parent."""
@@ -129,4 +145,4 @@ def app_factory() -> Starlette:
     settings = load_settings()
     configure_logging(settings)
     runtime = open_runtime(settings, migrate=False)
-    return create_app(runtime)
+    return create_app(runtime, freeze_heap=True)

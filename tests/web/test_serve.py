@@ -82,6 +82,8 @@ def test_health_and_routes(sms_server) -> None:
     assert httpx.get(server.url + "/nothing-here").status_code == 404
     assert httpx.get(server.url + "/twilio/sms").status_code == 405
     assert "server" not in {k.lower() for k in health.headers}
+    # Start-up's objects are out of the garbage collector's sight (bot/web/app.py _freeze_heap).
+    assert "heap frozen after start-up" in server.log_text()
 
 
 def test_missing_forged_and_tampered_signatures_are_403_and_record_nothing(
