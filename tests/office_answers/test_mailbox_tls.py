@@ -10,28 +10,19 @@ import ssl
 import pytest
 
 from bot.office_answers.reader import ReaderPolicy, read_once
+from tests.office_answers.conftest import answering_runtime, running_dovecot
 from tests.office_answers.test_answers import ANSWER, mailed, reply_mail, state
-from tests.support.imap_server import PASSWORD, DovecotServer, TestCertificates
+from tests.support.imap_server import PASSWORD, TestCertificates
 
 
 @pytest.fixture
 def tls_dovecot(tmp_path):
-    server = DovecotServer(tls=TestCertificates(tmp_path))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    yield from running_dovecot(TestCertificates(tmp_path))
 
 
 @pytest.fixture
 def tls_answering(db_url, runtime_factory, tls_dovecot):
-    from bot.importer.pipeline import import_extract
-    from tests.support.databases import EXAMPLE_EXTRACT
-
-    runtime = runtime_factory(db_url, CSBOT_REPLY_TO="replies@agency.example.org", **tls_dovecot.env())
-    import_extract(runtime, EXAMPLE_EXTRACT)
-    return runtime
+    return answering_runtime(db_url, runtime_factory, tls_dovecot)
 
 
 def test_the_reader_logs_in_only_after_starttls_with_a_trusted_certificate(tls_answering, tls_dovecot,

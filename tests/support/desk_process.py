@@ -10,15 +10,10 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tests.support.serve_process import ServeFailed, ServeProcess, csbot_command, free_port
-
-STARTUP_TIMEOUT_SECONDS = 40
+from tests.support.serve_process import ServeFailed, ServeProcess, csbot_command, free_port, wait_healthy
 
 
 def start_desk(env: dict[str, str]) -> ServeProcess:
@@ -35,27 +30,13 @@ def start_desk(env: dict[str, str]) -> ServeProcess:
         )
         log_file.close()
         desk = ServeProcess(f"http://127.0.0.1:{port}", port, process, Path(log_file.name), dict(env))
-        if _wait_healthy(desk):
+        if wait_healthy(desk, workers=0, path="/staff/healthz"):  # no lifespan: no start-up lines
             return desk
         desk.stop()
         last_error = desk.log_text()
         if "address already in use" not in last_error.lower():
             break
     raise ServeFailed(f"csbot desk did not become healthy:\n{last_error[-3000:]}")
-
-
-def _wait_healthy(desk: ServeProcess) -> bool:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if not desk.alive():
-            return False
-        try:
-            if httpx.get(desk.url + "/staff/healthz", timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    return False
 
 
 @contextlib.contextmanager

@@ -140,7 +140,7 @@ def start_serve(
         )
         log_file.close()
         server = ServeProcess(url, port, process, log_path, full_env)
-        if _wait_healthy(server, workers):
+        if wait_healthy(server, workers):
             return server
         server.stop()
         last_error = server.log_text()
@@ -149,15 +149,16 @@ def start_serve(
     raise ServeFailed(f"csbot serve did not become healthy:\n{last_error[-3000:]}")
 
 
-def _wait_healthy(server: ServeProcess, workers: int) -> bool:
-    """/healthz answers 200, and every worker has finished starting (uvicorn logs one
-    "Application startup complete" per worker; the first one up already answers)."""
+def wait_healthy(server: ServeProcess, workers: int = 1, path: str = "/healthz") -> bool:
+    """`path` answers 200, and each of `workers` has finished starting (uvicorn logs one
+    "Application startup complete" per worker of an app with a lifespan; the first one up
+    already answers)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS * max(1, workers)
     while time.monotonic() < deadline:
         if not server.alive():
             return False
         try:
-            response = httpx.get(server.url + "/healthz", timeout=2)
+            response = httpx.get(server.url + path, timeout=2)
             started = server.log_text().count("Application startup complete")
             if response.status_code == 200 and started >= workers:
                 return True
