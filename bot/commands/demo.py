@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def demo_guide(people: Iterable[object], database_url: str) -> str:
     lines = [
         "csbot demo: you are a parent texting the agency (rendered as SMS).",
-        f"Database: {database_url}. Try HELP, BALANCE, PAYMENTS, OFFICE, PIN, FRANCAIS, STOP.",
+        f"Database: {database_url}. Try HELP, BALANCE, PAYMENTS, OFFICE, MESSAGES, ALERTS, PIN, FRANCAIS, STOP.",
         "Demo parents (Social Security number / PIN):",
     ]
     lines += [f"  {person}" for person in people]
