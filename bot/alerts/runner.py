@@ -20,16 +20,13 @@ from starlette.routing import BaseRoute
 from bot.alerts.delivery import DispatchReport, dispatch
 from bot.alerts.events import record_due_coupons
 from bot.background import stop_within
+from bot.clock import utcnow
 from bot.outbound.messages import Doorbell
 from bot.outbound.quiet import local_today
 from bot.runtime import Runtime
 
 log = logging.getLogger("csbot.alerts")
 DISPATCH_INTERVAL_SECONDS = 30.0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

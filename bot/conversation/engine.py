@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.conversation.turn import ABILITIES, Channel, InboundMessage, Outcome
 from bot.i18n import normalise_locale, translator
 from bot.runtime import Runtime
@@ -50,10 +51,6 @@ Deliver = Callable[[Session, Outcome, dt.datetime], None]
 
 class StepTimedOut(TimeoutError):
     """The step was not committed: its answer could no longer be delivered in time."""
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def clean_text(text: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.desk.passwords import hash_password
 from bot.errors import RequestRefused
 from bot.runtime import Runtime
@@ -28,10 +29,6 @@ class StaffUserRow:
     disabled_at: dt.datetime | None
     locked_until: dt.datetime | None
     created_at: dt.datetime
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def check_username(username: str) -> str:
@@ -51,7 +48,7 @@ def add_user(
     if all_offices == bool(codes):
         raise RequestRefused("give either --office CODE (one or more) or --all-offices")
     password_hash = hash_password(password)  # checks the length first
-    now = _utcnow()
+    now = utcnow()
     with runtime.write() as session:
         known = set(session.scalars(select(Office.code)))
         unknown = [code for code in codes if code not in known]
@@ -101,7 +98,7 @@ def disable_user(runtime: Runtime, username: str) -> None:
         user = _find(session, username)
         if user.disabled_at is not None:
             raise RequestRefused(f"staff user {username!r} is already disabled")
-        user.disabled_at = _utcnow()
+        user.disabled_at = utcnow()
         user.session_version += 1
 
 

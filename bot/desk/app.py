@@ -20,6 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.clock import utcnow
 from bot.desk.headers import SecurityHeaders
 from bot.desk.render import STATIC, refusal
 from bot.desk.sessions import cookie_options
@@ -32,10 +33,6 @@ TOO_LARGE = (
     "The form is far too large for the desk (an answer is at most 4,000 characters). Nothing was"
     " recorded: go back and shorten it."
 )
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def _home(_request: Request) -> Response:
@@ -51,7 +48,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return refusal(request, status, "Error", "The desk could not handle this request.")
 
 
-def create_desk_app(runtime: Runtime, *, clock: Callable[[], dt.datetime] = _utcnow) -> Starlette:
+def create_desk_app(runtime: Runtime, *, clock: Callable[[], dt.datetime] = utcnow) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", _home, methods=["GET"]),
         Route("/staff", _home, methods=["GET"]),

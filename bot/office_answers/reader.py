@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from starlette.routing import BaseRoute
 
 from bot.background import stop_within
+from bot.clock import utcnow
 from bot.office_answers.imap import Mailbox, MailboxError
 from bot.office_answers.record import AnswerProblem, find_message, record_answer
 from bot.office_answers.reply_mail import parse
-from bot.outbox.queue import utcnow
 from bot.runtime import Runtime
 from bot.store.models import Office, OfficeAnswer
 

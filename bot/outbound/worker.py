@@ -28,6 +28,7 @@ import anyio.to_thread
 from starlette.routing import BaseRoute
 
 from bot.background import stop_within
+from bot.clock import utcnow
 from bot.outbound.messages import Doorbell, Outcome, Refused, Sender, Sent, TryAgain
 from bot.outbound.queue import (
     Lease,
@@ -42,7 +43,6 @@ from bot.outbound.queue import (
 from bot.outbound.quiet import QuietHours
 from bot.outbound.sms import SMS_SENDER_VARIABLES, sms_sender
 from bot.outbound.telegram import telegram_sender
-from bot.outbox.queue import utcnow
 from bot.runtime import Runtime
 
 log = logging.getLogger("csbot.outbound")

@@ -39,10 +39,6 @@ ANSWERED, READ = "answered", "read"  # bot/office_answers: an office answered; t
 ERROR_LIMIT = 500  # the width of the last_error column
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def backoff_ceiling(attempts: int, base: dt.timedelta, cap: dt.timedelta) -> dt.timedelta:
     """The longest wait after the `attempts`-th failed attempt (1-based): base doubled, capped."""
     exponent = min(max(attempts - 1, 0), 32)  # 2**32 * base is far past any cap

@@ -22,6 +22,7 @@ import anyio.to_thread
 from starlette.routing import BaseRoute
 
 from bot.background import stop_within
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.outbox.mail import compose
 from bot.outbox.queue import (
@@ -33,7 +34,6 @@ from bot.outbox.queue import (
     mark_failed_attempt,
     mark_sent,
     release,
-    utcnow,
 )
 from bot.outbox.smtp import SMTP_VARIABLES, DeliveryError, SmtpSession, scrub
 from bot.runtime import Runtime

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.errors import RequestRefused
 from bot.office_answers.record import AnswerProblem, Recorded, find_message, record_answer
 from bot.runtime import Runtime
@@ -34,10 +35,6 @@ from bot.store.models import (
 )
 
 Offices = Collection[str] | None  # None: every office
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def iso(moment: dt.datetime | None) -> str:
